@@ -1,0 +1,318 @@
+"""The ``installer`` command line: parse, call the pipeline, print, exit.
+
+Every error ends here as one line on stderr (``error: ...``) and an exit code: 2 for bad usage or
+parameters, 1 for failures outside (network, digest, cluster). ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from installer import __version__, locations, params, pipeline, versions, yamlio
+from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError
+from installer.lock import Lock, load_lock, save_lock
+from installer.objects import PHASES
+from installer.pin import pin_version
+from installer.sources import Cache, FetchSettings, check_mirror
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("installer")
+
+
+class _Context:
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+        self._lock: Lock | None = None
+
+    @property
+    def lock(self) -> Lock:
+        if self._lock is None:
+            self._lock = load_lock(self.lock_path)
+        return self._lock
+
+
+def parameter_options(func: F) -> F:
+    """Options that feed :func:`installer.params.resolve`, shared by every command that renders."""
+    decorators = [
+        click.option(
+            "-f",
+            "--values",
+            "values_files",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Values file (YAML mapping of parameters); repeatable, later files win.",
+        ),
+        click.option(
+            "--set",
+            "set_args",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Set one parameter (e.g. kserve.namespace=ml); repeatable; lists as a,b.",
+        ),
+        click.option("--mode", default=None, help="Deployment mode (kserve.deploymentMode)."),
+        click.option("--version", "version", default=None, help="KServe release tag (kserve.version)."),
+        click.option(
+            "--from-env",
+            is_flag=True,
+            help="Read hubctl's environment variables (implied when HUB_COMPONENT is set).",
+        ),
+        click.option(
+            "--allow-unpinned",
+            is_flag=True,
+            help="Fetch assets that the lock does not pin, printing their digests.",
+        ),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def fetch_options(func: F) -> F:
+    decorators = [
+        click.option(
+            "--mirror",
+            envvar="INSTALLER_MIRROR",
+            default=None,
+            help="Mirror base (directory or http(s) URL): https://HOST/PATH -> BASE/HOST/PATH.",
+        ),
+        click.option(
+            "--timeout",
+            "read_timeout",
+            type=click.FloatRange(min=0.1),
+            default=60.0,
+            show_default=True,
+            help="Seconds to wait for a server to answer.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0, max=10),
+            default=3,
+            show_default=True,
+            help="Retries on connection errors and HTTP 5xx.",
+        ),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def resolve_params(ctx: _Context, kw: dict[str, Any]) -> params.Parameters:
+    use_env = bool(kw.get("from_env")) or "HUB_COMPONENT" in os.environ
+    return params.resolve(
+        lock=ctx.lock,
+        values_files=kw.get("values_files", ()),
+        set_args=kw.get("set_args", ()),
+        flags={
+            "kserve.deploymentMode": ("--mode", kw.get("mode")),
+            "kserve.version": ("--version", kw.get("version")),
+        },
+        env=os.environ,
+        use_env=use_env,
+        allow_unpinned=bool(kw.get("allow_unpinned")),
+    )
+
+
+def fetch_settings(kw: dict[str, Any]) -> FetchSettings:
+    settings = FetchSettings(
+        mirror=kw.get("mirror") or None,
+        connect_timeout=min(10.0, kw.get("read_timeout", 60.0)),
+        read_timeout=kw.get("read_timeout", 60.0),
+        retries=kw.get("retries", 3),
+        allow_unpinned=bool(kw.get("allow_unpinned")),
+    )
+    check_mirror(settings.mirror)
+    return settings
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "--version", prog_name="installer", message="%(prog)s %(version)s")
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Lock file (default: kserve-built/sources.lock.yaml, or INSTALLER_LOCK).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug messages on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(click_ctx: click.Context, lock_path: Path | None, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Install KServe on Kubernetes from pinned upstream release manifests.
+
+    Parameters use hubctl's dotted names (kserve.namespace, ingress.hosts, ...); see
+    `installer params --help`. Precedence: defaults < -f values < hubctl env < --set < flags.
+    """
+    _setup_logging(quiet, verbose)
+    click_ctx.obj = _Context(lock_path or locations.default_lock_path())
+
+
+def _pass(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(click.get_current_context().find_object(_Context), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@cli.command("params")
+@parameter_options
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@_pass
+def params_cmd(ctx: _Context, output: str, **kw: Any) -> None:
+    """Print the effective parameters (secrets masked).
+
+    \b
+    Parameters (dotted name, hubctl env variable, default):
+    """
+    resolved = resolve_params(ctx, kw)
+    nested = resolved.nested(masked=True)
+    if output == "json":
+        click.echo(json.dumps(nested, indent=2))
+    else:
+        click.echo(yamlio.dump(nested), nl=False)
+
+
+def _param_help() -> str:
+    lines = []
+    for key, leaf in params.leaves().items():
+        env = f" [{leaf.env}]" if leaf.env else ""
+        default = "" if leaf.default in (None, []) else f" (default {leaf.default})"
+        lines.append(f"  {key}{env}: {leaf.brief}{default}")
+    return "\n".join(lines)
+
+
+params_cmd.help = (params_cmd.help or "") + "\n" + _param_help()
+
+
+@cli.command("fetch")
+@parameter_options
+@fetch_options
+@click.option(
+    "--component", type=click.Choice(list(versions.COMPONENTS)), default=versions.KSERVE, show_default=True
+)
+@_pass
+def fetch_cmd(ctx: _Context, component: str, **kw: Any) -> None:
+    """Download the pinned assets of a version into the cache, verifying every sha256."""
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
+    fetched = pipeline.fetch_sources(resolved, ctx.lock, settings, component)
+    for f in fetched:
+        click.echo(f"{f.sha256}  {f.path}  {f.asset.url}")
+
+
+@cli.command("build")
+@parameter_options
+@fetch_options
+@click.option("--force", is_flag=True, help="Rebuild even when the pre-built tree is up to date.")
+@_pass
+def build_cmd(ctx: _Context, force: bool, **kw: Any) -> None:
+    """Fetch and pre-build a KServe version into kserve-built/<version>/."""
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
+    built = pipeline.prebuilt(resolved, ctx.lock, settings, force=force)
+    counts = ", ".join(f"{p} {len(built.phases.get(p, []))}" for p in PHASES)
+    click.echo(
+        f"{built.component} {built.version}: {len(built.all_objects())} objects ({counts}) in {built.path}"
+    )
+
+
+@cli.group("lock")
+def lock_group() -> None:
+    """Read and extend the lock file (kserve-built/sources.lock.yaml)."""
+
+
+@lock_group.command("add")
+@click.option("--version", "version", required=True, help="Release tag to pin, e.g. v0.16.0.")
+@click.option(
+    "--component", type=click.Choice(list(versions.COMPONENTS)), default=versions.KSERVE, show_default=True
+)
+@click.option(
+    "--rebuilt",
+    "rebuilt_note",
+    default=None,
+    metavar="NOTE",
+    help="Mark the assets as rebuilt stand-ins (their digest is not the real release's).",
+)
+@fetch_options
+@_pass
+def lock_add_cmd(ctx: _Context, version: str, component: str, rebuilt_note: str | None, **kw: Any) -> None:
+    """Download a release's assets and record their sha256 in the lock."""
+    if not versions.is_tag(version):
+        raise ParameterError("--version", f"{version!r} is not a release tag like v0.16.0")
+    settings = fetch_settings(kw)
+    try:
+        lock = load_lock(ctx.lock_path)
+    except InstallerError:
+        if ctx.lock_path.exists():
+            raise
+        lock = Lock()
+    pinned = pin_version(lock, component, version, settings, Cache(locations.cache_dir()), rebuilt_note)
+    save_lock(lock, ctx.lock_path)
+    for a in pinned:
+        click.echo(f"{a.sha256}  {a.url}")
+
+
+@lock_group.command("list")
+@_pass
+def lock_list_cmd(ctx: _Context) -> None:
+    """List the pinned versions and assets."""
+    for comp in sorted(ctx.lock.components):
+        for v in ctx.lock.versions(comp):
+            for a in ctx.lock.assets(comp, v):
+                mark = " (rebuilt)" if a.rebuilt else ""
+                click.echo(f"{comp} {v} {a.name} {a.sha256}{mark}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI, turn every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("INSTALLER_DEBUG") == "1"
+    try:
+        cli.main(args=args, prog_name="installer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(EXIT_USAGE)
+    except InstallerError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"error: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(rerun with --debug for the traceback)",
+            err=True,
+        )
+        sys.exit(EXIT_RUNTIME)
+    sys.exit(0)

@@ -1,0 +1,437 @@
+"""Parameters: one JSON Schema, five sources, one precedence order.
+
+defaults < ``-f values.yaml`` (repeatable, later files win) < hubctl environment variables
+< ``--set key=value`` (repeatable) < explicit flags (``--mode``, ``--version``).
+
+Keys are hubctl's dotted names (``kserve.namespace``). Every input is flattened to dotted keys
+first, so an unknown key, a wrong type or a bad value is reported against the name a user knows,
+with the place it came from. The hubctl environment is read only when running under hubctl
+(``HUB_COMPONENT`` is set) or with ``--from-env``: a stray ``NAMESPACE`` in someone's shell must
+never move an install.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from installer import versions, yamlio
+from installer.errors import ParameterError
+from installer.lock import Lock
+
+MAX_VALUES_FILE_BYTES = 1 << 20
+MASK = "********"
+
+# Canonical mode names of KServe <= v0.15, and the v0.16+ names that alias them.
+MODE_ALIASES = {"Standard": "RawDeployment", "Knative": "Serverless"}
+ALIASES_SINCE = (0, 16)
+
+_PATTERN_WORDS = {
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a DNS-1123 label (lowercase letters, digits and '-')",
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a DNS-1123 host name",
+    versions.TAG_PATTERN: "a release tag like v0.16.0",
+    "^[a-z0-9-]+$": "a region name like eu-west-1",
+}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One parameter of the schema."""
+
+    key: str
+    schema: Mapping[str, Any]
+
+    @property
+    def env(self) -> str | None:
+        return self.schema.get("x-env")
+
+    @property
+    def default(self) -> Any:
+        return self.schema.get("default")
+
+    @property
+    def brief(self) -> str:
+        return str(self.schema.get("x-brief", ""))
+
+    @property
+    def secret(self) -> bool:
+        return bool(self.schema.get("x-secret", False))
+
+    @property
+    def types(self) -> list[str]:
+        t = self.schema.get("type", "string")
+        return [t] if isinstance(t, str) else list(t)
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The parameter JSON Schema shipped in the package."""
+    text = resources.files("installer").joinpath("parameters.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@functools.cache
+def leaves() -> dict[str, Leaf]:
+    """Every parameter by dotted key, in schema order."""
+    out: dict[str, Leaf] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for name, sub in node.get("properties", {}).items():
+            key = f"{prefix}{name}"
+            if sub.get("type") == "object":
+                walk(sub, key + ".")
+            else:
+                out[key] = Leaf(key, sub)
+
+    walk(schema(), "")
+    return out
+
+
+def _groups() -> set[str]:
+    return {k.rsplit(".", i)[0] for k in leaves() for i in range(1, k.count(".") + 1)}
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Effective parameter values (flat, dotted keys) and where each came from."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def namespace(self) -> str:
+        return str(self.values["kserve.namespace"])
+
+    @property
+    def version(self) -> str:
+        return str(self.values["kserve.version"])
+
+    @property
+    def mode(self) -> str:
+        """The requested mode name as given (may be a v0.16+ alias)."""
+        return str(self.values["kserve.deploymentMode"])
+
+    @property
+    def canonical_mode(self) -> str:
+        """Serverless, RawDeployment or ModelMesh, whatever spelling was given."""
+        return MODE_ALIASES.get(self.mode, self.mode)
+
+    def nested(self, masked: bool = True) -> dict[str, Any]:
+        """The values as a nested mapping (secrets masked unless ``masked=False``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.values.items():
+            node = out
+            *parents, last = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[last] = MASK if masked and leaves()[key].secret and value else value
+        return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, list(leaves()), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---------------------------------------------------------------- values files
+
+
+class _ValuesLoader(yamlio.SafeLoader):  # type: ignore[misc]
+    """Safe loader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, str | int | float | bool) and key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key) if isinstance(key, str | int | float | bool) else None
+    return loader.construct_mapping(node, deep=deep)
+
+
+_ValuesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_values_file(path: Path) -> dict[str, Any]:
+    """Read a values file; every defect is one ParameterError naming the file."""
+    name = str(path)
+    try:
+        if path.is_dir():
+            raise ParameterError(name, "is a directory, not a values file")
+        size = path.stat().st_size
+        if size > MAX_VALUES_FILE_BYTES:
+            raise ParameterError(name, f"values file is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ParameterError(name, "values file not found") from None
+    except PermissionError:
+        raise ParameterError(name, "values file is not readable (permission denied)") from None
+    except OSError as exc:
+        raise ParameterError(name, f"cannot read values file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(name, f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_ValuesLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ParameterError(name, f"YAML error at {where}{exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ParameterError(name, f"YAML error: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(name, f"must be a mapping of parameters, got {type(data).__name__}")
+    return data
+
+
+def flatten(data: Mapping[Any, Any], origin: str, prefix: str = "") -> dict[str, Any]:
+    """Nested or dotted mapping -> {dotted key: value}; unknown keys are errors."""
+    out: dict[str, Any] = {}
+    known, groups = leaves(), _groups()
+    for raw_key, value in data.items():
+        if not isinstance(raw_key, str) or not raw_key:
+            raise ParameterError(f"{origin}", f"parameter names must be strings, got {_short(raw_key)}")
+        key = prefix + raw_key
+        if key in known:
+            out[key] = value
+        elif key in groups:
+            if not isinstance(value, Mapping):
+                raise ParameterError(key, f"expected a mapping of parameters (in {origin})")
+            out.update(flatten(value, origin, key + "."))
+        else:
+            raise ParameterError(key, f"unknown parameter (in {origin}){_suggest(key)}")
+    return out
+
+
+# ---------------------------------------------------------------- strings (env, --set)
+
+
+def coerce(key: str, text: str, origin: str) -> Any:
+    """Turn a string from the environment or ``--set`` into the leaf's type."""
+    leaf = leaves()[key]
+    types = leaf.types
+    if text == "" and "null" in types:
+        return None
+    if "array" in types:
+        body = text[1:-1] if text.startswith("{") and text.endswith("}") else text
+        return [item for item in re.split(r"[\s,]+", body) if item]
+    if "boolean" in types:
+        low = text.lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ParameterError(key, f"expected true or false, got {_short(text)} (from {origin})")
+    if "integer" in types:
+        try:
+            return int(text)
+        except ValueError:
+            raise ParameterError(key, f"expected an integer, got {_short(text)} (from {origin})") from None
+    return text
+
+
+def parse_set(arg: str) -> tuple[str, str]:
+    """``key=value`` -> (key, value), Helm style."""
+    if "=" not in arg:
+        raise ParameterError(f"--set {arg}", "expected key=value")
+    key, value = arg.split("=", 1)
+    key = key.strip()
+    if key not in leaves():
+        raise ParameterError(key or "--set", f"unknown parameter (from --set){_suggest(key)}")
+    return key, value
+
+
+def from_env(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """Parameters hubctl passes as environment variables, by dotted key."""
+    out: dict[str, tuple[Any, str]] = {}
+    for key, leaf in leaves().items():
+        if leaf.env and leaf.env in env:
+            origin = f"environment {leaf.env}"
+            out[key] = (coerce(key, env[leaf.env], origin), origin)
+    return out
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_s3_endpoint(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return True  # the type keyword reports it
+    return s3_endpoint_parts(value) is not None
+
+
+def _check_pinned_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    url = value.split("#", 1)[0]
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+        return False
+    if "#" in value:
+        return re.fullmatch(r"sha256=[0-9a-f]{64}", value.split("#", 1)[1]) is not None
+    return True
+
+
+def s3_endpoint_parts(value: str) -> tuple[str, bool] | None:
+    """``http://minio.minio:9000`` -> (``minio.minio:9000``, use_https=False); None if malformed.
+
+    KServe wants host[:port] without a scheme and decides http/https from s3UseHttps alone
+    (kserve-install-surfaces.md, b). No scheme means https, KServe's own default.
+    """
+    text = value.strip()
+    if not text or any(c.isspace() for c in text):
+        return None
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?|\[[0-9a-f:]+\]", parts.hostname):
+        return None
+    host = parts.netloc.lower() if port is None else f"{parts.hostname}:{port}"
+    return host, parts.scheme == "https"
+
+
+_FORMATS = jsonschema.FormatChecker(formats=())
+_FORMATS.checks("s3-endpoint")(_check_s3_endpoint)
+_FORMATS.checks("pinned-url")(_check_pinned_url)
+_FORMAT_WORDS = {
+    "s3-endpoint": "not an S3 endpoint like http://minio.minio:9000 or s3.eu-west-1.amazonaws.com",
+    "pinned-url": "not an http(s) URL, optionally ending in #sha256=<64 hex digits>",
+}
+
+
+def _message(err: jsonschema.ValidationError, secret: bool) -> str:
+    shown = "value" if secret else _short(err.instance)
+    v = err.validator
+    if v == "type":
+        allowed: Any = err.validator_value
+        want = allowed if isinstance(allowed, str) else " or ".join(allowed)
+        return f"expected {want}, got {type(err.instance).__name__} {shown}"
+    if v == "enum":
+        choices: Any = err.validator_value
+        return f"{shown} is not one of {', '.join(map(str, choices))}"
+    if v == "pattern":
+        return f"{shown} is not {_PATTERN_WORDS.get(str(err.validator_value), 'valid')}"
+    if v == "minLength":
+        return "must not be empty"
+    if v == "maxLength":
+        return f"{shown} is longer than {err.validator_value} characters"
+    if v == "format":
+        return f"{shown} is {_FORMAT_WORDS.get(str(err.validator_value), 'malformed')}"
+    return err.message
+
+
+def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    """Check every value against the schema; the first error (by key) is raised."""
+    params = Parameters(values)
+    validator = jsonschema.Draft202012Validator(schema(), format_checker=_FORMATS)
+    errors = sorted(
+        validator.iter_errors(params.nested(masked=False)), key=lambda e: [str(p) for p in e.path]
+    )
+    if not errors:
+        return
+    err = errors[0]
+    path = [p for p in err.absolute_path]
+    key_parts = [str(p) for p in path if isinstance(p, str)]
+    key = ".".join(key_parts)
+    index = next((f"[{p}]" for p in path if isinstance(p, int)), "")
+    leaf = leaves().get(key)
+    origin = origins.get(key, "default")
+    raise ParameterError(f"{key}{index}", f"{_message(err, bool(leaf and leaf.secret))} (from {origin})")
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def resolve(
+    *,
+    lock: Lock,
+    values_files: Sequence[Path] = (),
+    set_args: Sequence[str] = (),
+    flags: Mapping[str, tuple[str, Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+    use_env: bool = False,
+    allow_unpinned: bool = False,
+) -> Parameters:
+    """Merge every source by precedence, validate, and fill in the computed defaults."""
+    values: dict[str, Any] = {k: leaf.default for k, leaf in leaves().items()}
+    origins: dict[str, str] = {}
+
+    for path in values_files:
+        for key, value in flatten(load_values_file(path), str(path)).items():
+            values[key], origins[key] = value, f"values file {path}"
+    if use_env and env is not None:
+        for key, (value, origin) in from_env(env).items():
+            values[key], origins[key] = value, origin
+    for arg in set_args:
+        key, text = parse_set(arg)
+        values[key], origins[key] = coerce(key, text, "--set"), "--set"
+    for key, (flag, value) in (flags or {}).items():
+        if value is not None:
+            values[key], origins[key] = value, flag
+
+    validate(values, origins)
+
+    if values["kserve.version"] is None:
+        values["kserve.version"] = lock.default_version(versions.KSERVE)
+        origins["kserve.version"] = "lock file default"
+    _check_version(values, origins, lock, allow_unpinned)
+    _check_mode(values, origins)
+    return Parameters(values, origins)
+
+
+def _check_version(
+    values: Mapping[str, Any], origins: Mapping[str, str], lock: Lock, allow_unpinned: bool
+) -> None:
+    version = values["kserve.version"]
+    if lock.has(versions.KSERVE, version) or allow_unpinned or values["kustomize.resources"]:
+        return
+    known = ", ".join(lock.versions(versions.KSERVE)) or "none"
+    raise ParameterError(
+        "kserve.version",
+        f"{version} is not in the lock file (locked: {known}; from {origins.get('kserve.version')}); "
+        f"pin it with `installer lock add --version {version}` or pass --allow-unpinned",
+    )
+
+
+def _check_mode(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    mode, version = values["kserve.deploymentMode"], values["kserve.version"]
+    if mode in MODE_ALIASES and versions.minor_of(version) < ALIASES_SINCE:
+        raise ParameterError(
+            "kserve.deploymentMode",
+            f"{mode} is only understood by KServe v0.16 and later; KServe {version} exits at start-up "
+            f"on it: use {MODE_ALIASES[mode]} (from {origins.get('kserve.deploymentMode', 'default')})",
+        )

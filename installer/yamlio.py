@@ -1,0 +1,45 @@
+"""YAML reading and writing with libyaml where present.
+
+PyYAML's pure-Python loader is roughly 8x slower than libyaml on KServe's 3.5 MB manifest, so every
+load and dump in the installer goes through these helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import yaml
+
+HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
+# Typed as Any: the C classes are not subclasses of the pure-Python ones in the stubs.
+SafeLoader: Any = yaml.CSafeLoader if HAS_LIBYAML else yaml.SafeLoader
+_SafeDumper: Any = yaml.CSafeDumper if HAS_LIBYAML else yaml.SafeDumper
+_SafeLoader = SafeLoader
+
+
+def load_all(text: str | bytes) -> Iterator[Any]:
+    """Yield every document of a multi-document YAML stream (empty documents included)."""
+    return yaml.load_all(text, Loader=_SafeLoader)
+
+
+def load(text: str | bytes) -> Any:
+    """Load a single YAML document with the safe loader."""
+    return yaml.load(text, Loader=_SafeLoader)
+
+
+def dump(obj: Any) -> str:
+    """Dump one object as block YAML with keys in their given order (deterministic)."""
+    return yaml.dump(obj, Dumper=_SafeDumper, default_flow_style=False, sort_keys=False, width=1 << 30)
+
+
+def dump_all(objs: Iterable[Any]) -> str:
+    """Dump objects as a multi-document stream, each starting with ``---``."""
+    return yaml.dump_all(
+        objs,
+        Dumper=_SafeDumper,
+        default_flow_style=False,
+        sort_keys=False,
+        explicit_start=True,
+        width=1 << 30,
+    )

@@ -1,0 +1,84 @@
+"""Shared fixtures: the real upstream mirror, isolated caches, a mirror HTTP server, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from installer.lock import Lock, load_lock
+from tests.mirror_server import MirrorServer, serve
+
+REPO = Path(__file__).resolve().parents[1]
+UPSTREAM = Path(os.environ.get("INSTALLER_TEST_UPSTREAM", REPO.parent / "shared" / "upstream"))
+LOCK_PATH = REPO / "kserve-built" / "sources.lock.yaml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (UPSTREAM / "github.com").is_dir():
+        raise pytest.UsageError(
+            f"the upstream mirror is missing at {UPSTREAM}: tests read real release assets from it "
+            "(set INSTALLER_TEST_UPSTREAM to its path)"
+        )
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    return UPSTREAM
+
+
+@pytest.fixture(scope="session")
+def lock() -> Lock:
+    return load_lock(LOCK_PATH)
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fresh cache and build directories for one test; hubctl variables removed."""
+    monkeypatch.setenv("INSTALLER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("INSTALLER_BUILD_DIR", str(tmp_path / "built"))
+    for var in ("HUB_COMPONENT", "INSTALLER_MIRROR", "NAMESPACE", "DEPLOYMENT_MODE", "KSERVE_VERSION"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def shared_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache and pre-build for the whole session: pre-building is slow, and tests only read it."""
+    return tmp_path_factory.mktemp("shared-build")
+
+
+@pytest.fixture
+def mirror_http(upstream: Path) -> Iterator[MirrorServer]:
+    with serve(upstream) as server:
+        yield server
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> Result:
+    """Run the real console entry point in a child process."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "INSTALLER_MIRROR"))}
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "installer", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,127 @@
+"""Pre-built objects equal the upstream files, counted and compared on their own."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from installer import prebuild, versions
+from installer.lock import Lock
+from installer.objects import PHASES, identity
+from installer.sources import Cache, FetchSettings, fetch_all
+
+
+@functools.cache
+def _parse(path: Path) -> list[dict[str, Any]]:
+    # The independent reference: PyYAML's own safe_load_all, not the installer's loader.
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def upstream_objects(upstream: Path, lock: Lock, version: str) -> list[dict[str, Any]]:
+    """Every object of the version's assets, parsed independently with yaml.safe_load_all."""
+    docs: list[dict[str, Any]] = []
+    for asset in lock.assets(versions.KSERVE, version):
+        path = upstream / asset.url.removeprefix("https://")
+        docs.extend(_parse(path))
+    return docs
+
+
+@pytest.fixture(scope="module")
+def built(lock: Lock, upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, prebuild.Built]:
+    root = tmp_path_factory.mktemp("prebuild")
+    cache = Cache(root / "cache")
+    out = {}
+    for v in lock.versions():
+        fetched = fetch_all(lock.assets(versions.KSERVE, v), FetchSettings(mirror=str(upstream)), cache)
+        out[v] = prebuild.build(versions.KSERVE, v, fetched, root / "built")
+    return out
+
+
+@pytest.mark.parametrize("version", ["v0.13.1", "v0.15.2", "v0.16.0"])
+def test_counts_by_kind_equal_upstream(
+    version: str, built: dict[str, prebuild.Built], lock: Lock, upstream: Path
+) -> None:
+    docs = upstream_objects(upstream, lock, version)
+    unique: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for d in docs:
+        unique.setdefault(identity(d), d)
+    expected = Counter((d["apiVersion"], d["kind"]) for d in unique.values())
+    got = Counter((o["apiVersion"], o["kind"]) for o in built[version].all_objects())
+    assert got == expected
+    assert sum(got.values()) == len(unique)
+
+
+@pytest.mark.parametrize("version", ["v0.13.1", "v0.15.2", "v0.16.0"])
+def test_objects_are_unchanged(
+    version: str, built: dict[str, prebuild.Built], lock: Lock, upstream: Path
+) -> None:
+    """Every upstream object is in the build, equal to the letter; duplicates only if identical."""
+    docs = upstream_objects(upstream, lock, version)
+    by_id = {identity(o): o for o in built[version].all_objects()}
+    assert len(by_id) == len(built[version].all_objects()), "no object twice"
+    for d in docs:
+        assert by_id[identity(d)] == d
+
+
+def test_v016_duplicates_are_dropped_and_noted(built: dict[str, prebuild.Built]) -> None:
+    notes = built["v0.16.0"].notes
+    assert len(notes) == 8 and all(
+        "identical duplicate LLMInferenceServiceConfig/kserve/" in n for n in notes
+    )
+    assert built["v0.13.1"].notes == []
+
+
+def test_phases(built: dict[str, prebuild.Built]) -> None:
+    phases = built["v0.15.2"].phases
+    assert {o["kind"] for o in phases["crds"]} == {"Namespace", "CustomResourceDefinition"}
+    assert {o["kind"] for o in phases["webhooks"]} == {
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    }
+    assert {o["kind"] for o in phases["custom-resources"]} == {
+        "ClusterServingRuntime",
+        "ClusterStorageContainer",
+    }
+    assert {o["kind"] for o in phases["certificates"]} == {"Issuer", "Certificate"}
+    assert {o["kind"] for o in phases["workloads"]} == {"Deployment", "DaemonSet"}
+    assert {o["kind"] for o in phases["cluster"]} == {"ClusterRole", "ClusterRoleBinding"}
+    assert all(o["metadata"].get("namespace") for o in phases["namespaced"])
+    llm = [o for o in built["v0.16.0"].phases["custom-resources"] if o["kind"] == "LLMInferenceServiceConfig"]
+    assert len(llm) == 8, "LLMInferenceServiceConfigs are applied in the last phase"
+
+
+def test_tree_on_disk_matches_the_index(built: dict[str, prebuild.Built]) -> None:
+    b = built["v0.16.0"]
+    index = json.loads((b.path / prebuild.OBJECTS_FILE).read_text())
+    for phase in PHASES:
+        file = b.path / prebuild.phase_file(phase)
+        from_yaml = list(yaml.load_all(file.read_text(), Loader=yaml.CSafeLoader)) if file.exists() else []
+        assert from_yaml == index[phase] == b.phases[phase]
+
+
+def test_second_build_does_no_work(
+    built: dict[str, prebuild.Built], lock: Lock, upstream: Path, tmp_path: Path
+) -> None:
+    b = built["v0.13.1"]
+    before = {p.name: p.stat().st_mtime_ns for p in b.path.iterdir()}
+    fetched = fetch_all(
+        lock.assets(versions.KSERVE, "v0.13.1"), FetchSettings(mirror=str(upstream)), Cache(tmp_path)
+    )
+    again = prebuild.build(versions.KSERVE, "v0.13.1", fetched, b.path.parent)
+    assert again.phases == b.phases
+    assert {p.name: p.stat().st_mtime_ns for p in b.path.iterdir()} == before
+    # A changed builder stamp (different inputs) rebuilds.
+    meta = json.loads((b.path / prebuild.BUILD_FILE).read_text())
+    meta["stamp"] = "0" * 64
+    (b.path / prebuild.BUILD_FILE).write_text(json.dumps(meta))
+    prebuild.build(versions.KSERVE, "v0.13.1", fetched, b.path.parent)
+    assert json.loads((b.path / prebuild.BUILD_FILE).read_text())["stamp"] != "0" * 64
+    assert not [p for p in b.path.parent.iterdir() if p.name.startswith(".")], "no temporary trees left"
+    assert os.access(b.path / prebuild.OBJECTS_FILE, os.R_OK)
