@@ -19,11 +19,16 @@ from typing import Any, TypeVar
 import click
 
 from installer import __version__, locations, params, pipeline, versions, yamlio
-from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError
+from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError, UsageError
 from installer.lock import Lock, load_lock, save_lock
 from installer.objects import PHASES
 from installer.pin import pin_version
+from installer.render import render
+from installer.sinks.gitops import write_gitops, write_kustomization
+from installer.sinks.output import check_target
+from installer.sinks.render import to_yaml, without_secrets
 from installer.sources import Cache, FetchSettings, check_mirror
+from installer.validate import KUBERNETES_VERSION
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("installer")
@@ -233,6 +238,65 @@ def build_cmd(ctx: _Context, force: bool, **kw: Any) -> None:
     click.echo(
         f"{built.component} {built.version}: {len(built.all_objects())} objects ({counts}) in {built.path}"
     )
+
+
+@cli.command("render")
+@parameter_options
+@fetch_options
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a GitOps tree (one file per object, a kustomization per phase) instead of stdout.",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option(
+    "--gitops-sync-waves", is_flag=True, help="Annotate objects with Argo CD sync waves (phase order)."
+)
+@click.option("--include-secrets", is_flag=True, help="Keep Secrets that carry credentials in the output.")
+@click.option(
+    "--emit-kustomization",
+    "emit_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the exact kustomization the engine evaluated (buildable by kubectl kustomize).",
+)
+@click.option(
+    "--kube-version",
+    default=KUBERNETES_VERSION,
+    show_default=True,
+    help="Kubernetes version whose schemas validate core objects.",
+)
+@_pass
+def render_cmd(
+    ctx: _Context,
+    output_dir: Path | None,
+    force: bool,
+    gitops_sync_waves: bool,
+    include_secrets: bool,
+    emit_dir: Path | None,
+    kube_version: str,
+    **kw: Any,
+) -> None:
+    """Render the install: multi-document YAML on stdout in apply order, or a GitOps tree with -o."""
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
+    for target, what in ((output_dir, "output directory"), (emit_dir, "kustomization directory")):
+        if target is not None:
+            check_target(target, force, what)
+    if output_dir is not None and emit_dir is not None and output_dir.resolve() == emit_dir.resolve():
+        raise UsageError("-o and --emit-kustomization must name different directories")
+    rendered = render(resolved, ctx.lock, settings, kubernetes_version=kube_version)
+    phases = {p: without_secrets(objs, include_secrets) for p, objs in rendered.phases.items()}
+    if emit_dir is not None:
+        write_kustomization(emit_dir, rendered.tree, rendered.built, force)
+    if output_dir is not None:
+        write_gitops(output_dir, phases, force, gitops_sync_waves)
+        log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), output_dir)
+    else:
+        sys.stdout.write(to_yaml(o for p in PHASES for o in phases[p]))
 
 
 @cli.group("lock")

@@ -82,3 +82,39 @@ def run_cli(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Cache and pre-build shared by the in-process render tests of a session."""
+    root = tmp_path_factory.mktemp("render-session")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSTALLER_CACHE_DIR", str(root / "cache"))
+        mp.setenv("INSTALLER_BUILD_DIR", str(root / "built"))
+        for var in ("HUB_COMPONENT", "INSTALLER_MIRROR"):
+            mp.delenv(var, raising=False)
+        yield root
+
+
+def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
+    """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)."""
+    resources = ",".join(f"{a.url}#sha256={a.sha256}" for a in lock.assets("kserve", version))
+    return [
+        "kserve.namespace=ml-serving",
+        f"kserve.version={version}",
+        f"kserve.deploymentMode={mode}",
+        "ingress.class=nginx",
+        "ingress.protocol=https",
+        "ingress.hosts=models.example.com,alt.example.com",
+        "ingress.domainTemplate={{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}",
+        "bucket.endpoint=http://minio.minio:9000",
+        "bucket.region=eu-west-1",
+        "knative.namespace=kn-serving",
+        "knative.ingressGateway=kn-ingress",
+        "knative.localGateway=kn-local",
+        "istio.namespace=mesh",
+        "istio.ingressService=mesh-ingress",
+        "istio.localGatewayService=mesh-local",
+        f"kustomize.resources={resources}",
+        "images.registry=registry.local:5000/mirror",
+    ]

@@ -1,0 +1,1 @@
+"""Where rendered objects go: stdout, a GitOps directory, or (later) a cluster."""

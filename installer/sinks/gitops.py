@@ -1,0 +1,87 @@
+"""The GitOps sink: a directory Argo CD or Flux can sync, and the emitted kustomization.
+
+Layout of ``render -o DIR``::
+
+    DIR/kustomization.yaml            resources: the phase directories, in apply order
+    DIR/00-crds/kustomization.yaml    resources: the files of the phase
+    DIR/00-crds/<kind>-<name>.yaml    one object per file (<kind>-<namespace>-<name> if namespaced)
+    ...
+
+With ``sync_waves`` each object gets ``argocd.argoproj.io/sync-wave: "<phase index>"`` so Argo CD
+applies the phases in order and waits for each to be healthy.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from installer import yamlio
+from installer.errors import OutputError
+from installer.kustomize import FileTree
+from installer.objects import PHASES, Obj
+from installer.prebuild import Built, phase_file
+from installer.sinks.output import safe_name, write_atomically
+from installer.sinks.render import object_yaml, yaml_cache_dir
+
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+
+
+def _kustomization(resources: list[str]) -> str:
+    return yamlio.dump(
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+    )
+
+
+def with_sync_wave(obj: Obj, wave: int) -> Obj:
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), SYNC_WAVE: str(wave)}
+    return {**obj, "metadata": meta}
+
+
+def write_gitops(path: Path, phases: dict[str, list[Obj]], force: bool, sync_waves: bool) -> None:
+    cache = yaml_cache_dir()
+
+    def fill(tmp: Path) -> None:
+        dirs = []
+        for index, phase in enumerate(PHASES):
+            objs = phases.get(phase) or []
+            if not objs:
+                continue
+            dirname = f"{index:02d}-{phase}"
+            dirs.append(dirname)
+            (tmp / dirname).mkdir()
+            files = []
+            for obj in objs:
+                meta = obj.get("metadata") or {}
+                name = (
+                    safe_name(str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+                    + ".yaml"
+                )
+                if name in files:
+                    raise OutputError(f"two objects would share the file {dirname}/{name}")
+                files.append(name)
+                doc = with_sync_wave(obj, index) if sync_waves else obj
+                (tmp / dirname / name).write_text(object_yaml(doc, cache), encoding="utf-8")
+            (tmp / dirname / "kustomization.yaml").write_text(_kustomization(files), encoding="utf-8")
+        (tmp / "kustomization.yaml").write_text(_kustomization(dirs), encoding="utf-8")
+
+    write_atomically(path, fill, force, "output directory")
+
+
+def write_kustomization(path: Path, tree: FileTree, built: Built, force: bool) -> None:
+    """Write the exact tree the engine evaluated; upstream phase files come from the pre-build."""
+
+    def fill(tmp: Path) -> None:
+        pre_built = {f"upstream/{phase_file(p)}": built.path / phase_file(p) for p in PHASES}
+        for rel, value in sorted(tree.files.items()):
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(value, str):
+                dest.write_text(value, encoding="utf-8")
+            elif rel in pre_built and pre_built[rel].is_file():
+                shutil.copyfile(pre_built[rel], dest)
+            else:
+                dest.write_text(yamlio.dump_all(value), encoding="utf-8")
+
+    write_atomically(path, fill, force, "kustomization directory")

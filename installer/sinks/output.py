@@ -1,0 +1,60 @@
+"""Writing directories safely: into a temporary sibling, then renamed into place.
+
+An interrupted write leaves either the old directory or the new one, never a mix; bad targets
+(a file, a non-empty directory without ``--force``, an unwritable parent) are refused before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from installer.errors import OutputError
+
+
+def check_target(path: Path, force: bool, what: str) -> None:
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise OutputError(f"{what} {path}: directory is not empty (pass --force to replace it)")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise OutputError(f"{what} {path}: parent directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path}: cannot write to {parent}")
+
+
+def write_atomically(path: Path, fill: Callable[[Path], None], force: bool, what: str) -> None:
+    """Call ``fill(tmp)`` on a fresh sibling directory, then swap it in for ``path``."""
+    check_target(path, force, what)
+    parent = path.resolve().parent
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.tmp-"))
+    try:
+        os.chmod(tmp, 0o755)
+        fill(tmp)
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.old-"))
+            os.rmdir(old)
+            path.rename(old)
+        tmp.rename(path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def safe_name(*parts: str) -> str:
+    """A file name from object fields; anything that could leave the directory is refused."""
+    text = "-".join(p for p in parts if p).lower()
+    if not text or "/" in text or "\\" in text or text.startswith(".") or "\0" in text:
+        raise OutputError(f"cannot name a file after {'/'.join(parts)!r}: not a Kubernetes object name")
+    for ch in text:
+        if not (ch.isalnum() or ch in "-._:"):
+            raise OutputError(f"cannot name a file after {'/'.join(parts)!r}: character {ch!r}")
+    return text.replace(":", "-")
