@@ -34,7 +34,9 @@ def default_lock_path() -> Path:
 
 
 def overlays_dir() -> Path:
-    return data_root() / "overlays"
+    """Mode overlays: ``INSTALLER_OVERLAYS_DIR`` (for site or test overlays), else the shipped ones."""
+    override = os.environ.get("INSTALLER_OVERLAYS_DIR")
+    return Path(override) if override else data_root() / "overlays"
 
 
 def cache_dir() -> Path:
