@@ -281,22 +281,23 @@ def render_cmd(
     **kw: Any,
 ) -> None:
     """Render the install: multi-document YAML on stdout in apply order, or a GitOps tree with -o."""
-    resolved = resolve_params(ctx, kw)
-    settings = fetch_settings(kw)
     for target, what in ((output_dir, "output directory"), (emit_dir, "kustomization directory")):
         if target is not None:
             check_target(target, force, what)
     if output_dir is not None and emit_dir is not None and output_dir.resolve() == emit_dir.resolve():
         raise UsageError("-o and --emit-kustomization must name different directories")
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
     rendered = render(resolved, ctx.lock, settings, kubernetes_version=kube_version)
     phases = {p: without_secrets(objs, include_secrets) for p, objs in rendered.phases.items()}
     if emit_dir is not None:
         write_kustomization(emit_dir, rendered.tree, rendered.built, force)
+    index = rendered.built.text_index()
     if output_dir is not None:
-        write_gitops(output_dir, phases, force, gitops_sync_waves)
+        write_gitops(output_dir, phases, force, gitops_sync_waves, index)
         log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), output_dir)
     else:
-        sys.stdout.write(to_yaml(o for p in PHASES for o in phases[p]))
+        sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
 
 
 @cli.group("lock")

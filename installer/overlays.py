@@ -9,11 +9,13 @@ kustomization, a mode declares the ``inferenceservice-config`` keys it sets in
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import locations, versions, yamlio
+from installer import jsonio, locations, versions, yamlio
 from installer.errors import BuildError
 from installer.params import Parameters
 
@@ -31,10 +33,23 @@ class Overlay:
 
 
 @functools.cache
-def _environment() -> Any:
+def _environment(base: Path) -> Any:
     import jinja2  # imported here: only renders need it
 
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    # Jinja2's bytecode cache skips compiling the templates again on every render.
+    cache = locations.cache_dir() / "jinja2"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        bytecode: Any = jinja2.FileSystemBytecodeCache(str(cache))
+    except OSError:
+        bytecode = None
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(base)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        bytecode_cache=bytecode,
+    )
 
 
 def template_context(params: Parameters) -> dict[str, Any]:
@@ -50,26 +65,54 @@ def template_context(params: Parameters) -> dict[str, Any]:
 
 
 def render_overlay(params: Parameters, root: Path | None = None) -> Overlay:
-    """Render the overlay of the requested mode into memory."""
+    """Render the overlay of the requested mode into memory.
+
+    The rendered files are remembered under the digest of the templates and the parameters, so
+    an unchanged render does not even import Jinja2.
+    """
     name = MODE_DIRS[params.canonical_mode]
     base = (root or locations.overlays_dir()) / name
     if not base.is_dir():
         raise BuildError(f"no overlay for {params.canonical_mode} at {base}")
-    env = _environment()
     ctx = template_context(params)
-    files: dict[str, str] = {}
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        rel = path.relative_to(base).as_posix()
-        text = path.read_text(encoding="utf-8")
-        if rel.endswith(".j2"):
-            rel = rel[:-3]
-            try:
-                text = env.from_string(text).render(**ctx)
-            except Exception as exc:
-                raise BuildError(f"overlay {name}/{rel}.j2: {' '.join(str(exc).split())}") from None
-        files[rel] = text
-    config_text = files.pop(CONFIG_FILE, "")
+    sources = {
+        p.relative_to(base).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(base.rglob("*"))
+        if p.is_file()
+    }
+    memo = locations.cache_dir() / "overlays" / f"{jsonio.digest([sources, ctx])}.json"
+    try:
+        files: dict[str, str] = jsonio.loads(memo.read_bytes())
+    except (OSError, ValueError):
+        files = _render_files(name, base, sources, ctx)
+        _save(memo, files)
+    config_text = files.get(CONFIG_FILE, "")
     config = yamlio.load(config_text) if config_text else {}
     if not isinstance(config, dict):
         raise BuildError(f"overlay {name}/{CONFIG_FILE}: must map ConfigMap keys to settings")
-    return Overlay(name, files, config or {})
+    return Overlay(name, {k: v for k, v in files.items() if k != CONFIG_FILE}, config or {})
+
+
+def _render_files(name: str, base: Path, sources: dict[str, str], ctx: dict[str, Any]) -> dict[str, str]:
+    env = _environment(base)
+    files: dict[str, str] = {}
+    for rel, text in sources.items():
+        if rel.endswith(".j2"):
+            try:
+                text = env.get_template(rel).render(**ctx)
+            except Exception as exc:
+                raise BuildError(f"overlay {name}/{rel}: {' '.join(str(exc).split())}") from None
+            rel = rel[:-3]
+        files[rel] = text
+    return files
+
+
+def _save(path: Path, files: dict[str, str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".o-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(jsonio.dumps(files))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs time

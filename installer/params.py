@@ -21,14 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
-from installer import versions, yamlio
+from installer import jsonio, locations, versions, yamlio
 from installer.errors import ParameterError
 from installer.lock import Lock
+from installer.passcache import PassCache
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MAX_VALUES_FILE_BYTES = 1 << 20
 MASK = "********"
@@ -324,9 +327,6 @@ def s3_endpoint_parts(value: str) -> tuple[str, bool] | None:
     return host, parts.scheme == "https"
 
 
-_FORMATS = jsonschema.FormatChecker(formats=())
-_FORMATS.checks("s3-endpoint")(_check_s3_endpoint)
-_FORMATS.checks("pinned-url")(_check_pinned_url)
 _FORMAT_WORDS = {
     "s3-endpoint": "not an S3 endpoint like http://minio.minio:9000 or s3.eu-west-1.amazonaws.com",
     "pinned-url": "not an http(s) URL, optionally ending in #sha256=<64 hex digits>",
@@ -354,15 +354,31 @@ def _message(err: jsonschema.ValidationError, secret: bool) -> str:
     return err.message
 
 
-def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
-    """Check every value against the schema; the first error (by key) is raised."""
-    params = Parameters(values)
-    validator = jsonschema.Draft202012Validator(schema(), format_checker=_FORMATS)
-    errors = sorted(
-        validator.iter_errors(params.nested(masked=False)), key=lambda e: [str(p) for p in e.path]
-    )
+def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # ~0.06 s: imported only when a parameter set has not been seen before
+
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("s3-endpoint")(_check_s3_endpoint)
+    formats.checks("pinned-url")(_check_pinned_url)
+    return jsonschema.Draft202012Validator(schema(), format_checker=formats)
+
+
+def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> PassCache:
+    """Check every value against the schema; the first error (by key) is raised.
+
+    Parameter sets that passed before are remembered by digest (see :mod:`installer.passcache`);
+    the caller saves the returned store once every other check passed too, so bad input never
+    writes anything.
+    """
+    doc = Parameters(values).nested(masked=False)
+    passed = PassCache(locations.cache_dir() / "validated" / "parameters.json")
+    key = jsonio.digest(doc, jsonio.digest(schema()))
+    if key in passed:
+        return passed
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.path])
     if not errors:
-        return
+        passed.add(key)
+        return passed
     err = errors[0]
     path = [p for p in err.absolute_path]
     key_parts = [str(p) for p in path if isinstance(p, str)]
@@ -403,13 +419,14 @@ def resolve(
         if value is not None:
             values[key], origins[key] = value, flag
 
-    validate(values, origins)
+    passed = validate(values, origins)
 
     if values["kserve.version"] is None:
         values["kserve.version"] = lock.default_version(versions.KSERVE)
         origins["kserve.version"] = "lock file default"
     _check_version(values, origins, lock, allow_unpinned)
     _check_mode(values, origins)
+    passed.save()
     return Parameters(values, origins)
 
 

@@ -14,6 +14,10 @@ Normalization (the only ways an object may differ from upstream, checked by test
 3. Objects are grouped by apply phase, keeping upstream order inside a phase. Nothing inside an
    object is changed.
 
+Documents are parsed block by block (:mod:`installer.yamltext`), so the original text of large
+values (CRD schemas) is kept in ``texts.json`` and reused when the render writes YAML; the phase
+files are the upstream documents' own text.
+
 A second build with the same asset digests and the same builder is a no-op (``build.json``
 holds a stamp of both).
 """
@@ -31,16 +35,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import objects, yamlio
+from installer import jsonio, objects
 from installer.errors import BuildError
 from installer.objects import PHASES, Obj
 from installer.sources import FetchedAsset
+from installer.yamltext import TextIndex, parse_document, split_documents
 
 log = logging.getLogger(__name__)
 
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 BUILD_FILE = "build.json"
 OBJECTS_FILE = "objects.json"
+TEXTS_FILE = "texts.json"
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,21 @@ class Built:
     phases: dict[str, list[Obj]]
     notes: list[str]
     path: Path
+    texts: dict[str, list[Texts]] | None = None
 
     def all_objects(self) -> list[Obj]:
         return [o for p in PHASES for o in self.phases.get(p, [])]
+
+    def text_index(self) -> TextIndex:
+        """Original texts of the pre-built values, for the YAML writer."""
+        index = TextIndex()
+        for phase, objs in self.phases.items():
+            for obj, (top, spec) in zip(objs, (self.texts or {}).get(phase, []), strict=False):
+                index.add(obj, top, spec)
+        return index
+
+
+Texts = tuple[dict[str, str], dict[str, str]]
 
 
 def phase_file(phase: str) -> str:
@@ -68,9 +86,16 @@ def stamp(component: str, version: str, fetched: list[FetchedAsset]) -> str:
     return h.hexdigest()
 
 
-def normalize(fetched: list[FetchedAsset]) -> tuple[list[Obj], list[str]]:
+@dataclass
+class _Parsed:
+    obj: Obj
+    text: str
+    texts: Texts
+
+
+def normalize(fetched: list[FetchedAsset]) -> tuple[list[_Parsed], list[str]]:
     """Parse every YAML asset in order and apply normalization rules 1 and 2."""
-    kept: dict[tuple[str, str, str, str], Obj] = {}
+    kept: dict[tuple[str, str, str, str], _Parsed] = {}
     notes: list[str] = []
     for f in fetched:
         if not f.asset.name.endswith((".yaml", ".yml")):
@@ -78,10 +103,11 @@ def normalize(fetched: list[FetchedAsset]) -> tuple[list[Obj], list[str]]:
                 f"{f.asset.name}: not a YAML manifest; this component is pre-built by its own mode"
             )
         try:
-            docs = list(yamlio.load_all(f.path.read_bytes()))
+            text = f.path.read_bytes().decode("utf-8")
+            docs = [(doc, parse_document(doc)) for doc in split_documents(text)]
         except Exception as exc:
-            raise BuildError(f"{f.asset.url}: not valid YAML: {exc}") from None
-        for i, doc in enumerate(docs):
+            raise BuildError(f"{f.asset.url}: not valid YAML: {' '.join(str(exc).split())}") from None
+        for i, (doc_text, (doc, top, spec)) in enumerate(docs):
             if doc is None:
                 continue
             if (
@@ -96,20 +122,20 @@ def normalize(fetched: list[FetchedAsset]) -> tuple[list[Obj], list[str]]:
             prev = kept.get(ident)
             if prev is not None:
                 what = objects.describe(doc)
-                if prev == doc:
+                if prev.obj == doc:
                     notes.append(f"dropped identical duplicate {what} from {f.asset.name}")
                     continue
                 notes.append(f"{what} from {f.asset.name} replaced an earlier copy")
                 del kept[ident]  # re-insert below so order follows the winning copy
-            kept[ident] = doc
+            kept[ident] = _Parsed(doc, doc_text, (top, spec))
     return list(kept.values()), notes
 
 
-def split_phases(objs: list[Obj]) -> dict[str, list[Obj]]:
-    scopes = objects.crd_scopes(objs)
-    phases: dict[str, list[Obj]] = {p: [] for p in PHASES}
-    for o in objs:
-        phases[objects.phase_of(o, scopes)].append(o)
+def split_phases(parsed: list[_Parsed]) -> dict[str, list[_Parsed]]:
+    scopes = objects.crd_scopes(p.obj for p in parsed)
+    phases: dict[str, list[_Parsed]] = {p: [] for p in PHASES}
+    for item in parsed:
+        phases[objects.phase_of(item.obj, scopes)].append(item)
     return phases
 
 
@@ -124,8 +150,11 @@ def build(
         if existing is not None:
             log.info("pre-built %s %s is up to date (%s)", component, version, dest)
             return existing
-    objs, notes = normalize(fetched)
-    phases = split_phases(objs)
+    parsed, notes = normalize(fetched)
+    by_phase = split_phases(parsed)
+    phases = {p: [item.obj for item in items] for p, items in by_phase.items()}
+    texts = {p: [item.texts for item in items] for p, items in by_phase.items()}
+    objs = [item.obj for item in parsed]
     meta: dict[str, Any] = {
         "format": BUILD_FORMAT,
         "component": component,
@@ -136,20 +165,22 @@ def build(
         "kinds": dict(sorted(Counter(f"{o['apiVersion']}/{o['kind']}" for o in objs).items())),
         "notes": notes,
     }
-    _write_tree(dest, phases, meta)
+    _write_tree(dest, by_phase, meta)
     log.info("pre-built %s %s: %d objects into %s", component, version, len(objs), dest)
-    return Built(component, version, phases, notes, dest)
+    return Built(component, version, phases, notes, dest, texts)
 
 
-def _write_tree(dest: Path, phases: dict[str, list[Obj]], meta: dict[str, Any]) -> None:
+def _write_tree(dest: Path, by_phase: dict[str, list[_Parsed]], meta: dict[str, Any]) -> None:
     """Write into a temporary sibling, then swap it in: readers never see half a tree."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        for phase, objs in phases.items():
-            if objs:
-                (tmp / phase_file(phase)).write_text(yamlio.dump_all(objs), encoding="utf-8")
-        (tmp / OBJECTS_FILE).write_text(json.dumps(phases, separators=(",", ":")), encoding="utf-8")
+        for phase, items in by_phase.items():
+            if items:
+                body = "".join("---\n" + (i.text if i.text.endswith("\n") else i.text + "\n") for i in items)
+                (tmp / phase_file(phase)).write_text(body, encoding="utf-8")
+        (tmp / OBJECTS_FILE).write_bytes(jsonio.dumps({p: [i.obj for i in v] for p, v in by_phase.items()}))
+        (tmp / TEXTS_FILE).write_bytes(jsonio.dumps({p: [i.texts for i in v] for p, v in by_phase.items()}))
         # build.json last: its presence with the right stamp is what marks the tree complete.
         (tmp / BUILD_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         old = None
@@ -178,7 +209,8 @@ def load_built(dest: Path, expect_stamp: str | None = None) -> Built | None:
     if meta is None or (expect_stamp is not None and meta.get("stamp") != expect_stamp):
         return None
     try:
-        phases = json.loads((dest / OBJECTS_FILE).read_text(encoding="utf-8"))
+        phases = jsonio.loads((dest / OBJECTS_FILE).read_bytes())
+        texts = jsonio.loads((dest / TEXTS_FILE).read_bytes())
     except (OSError, ValueError):
         return None
-    return Built(meta["component"], meta["version"], phases, list(meta.get("notes", [])), dest)
+    return Built(meta["component"], meta["version"], phases, list(meta.get("notes", [])), dest, texts)

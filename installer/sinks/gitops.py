@@ -22,7 +22,8 @@ from installer.kustomize import FileTree
 from installer.objects import PHASES, Obj
 from installer.prebuild import Built, phase_file
 from installer.sinks.output import safe_name, write_atomically
-from installer.sinks.render import object_yaml, yaml_cache_dir
+from installer.sinks.render import object_yaml
+from installer.yamltext import TextIndex
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
@@ -34,21 +35,22 @@ def _kustomization(resources: list[str]) -> str:
 
 
 def with_sync_wave(obj: Obj, wave: int) -> Obj:
+    """A copy with the wave annotation; ``spec`` and the rest stay shared (their texts reused)."""
     meta = dict(obj.get("metadata") or {})
     meta["annotations"] = {**(meta.get("annotations") or {}), SYNC_WAVE: str(wave)}
     return {**obj, "metadata": meta}
 
 
-def write_gitops(path: Path, phases: dict[str, list[Obj]], force: bool, sync_waves: bool) -> None:
-    cache = yaml_cache_dir()
-
+def write_gitops(
+    path: Path, phases: dict[str, list[Obj]], force: bool, sync_waves: bool, index: TextIndex | None = None
+) -> None:
     def fill(tmp: Path) -> None:
         dirs = []
-        for index, phase in enumerate(PHASES):
+        for wave, phase in enumerate(PHASES):
             objs = phases.get(phase) or []
             if not objs:
                 continue
-            dirname = f"{index:02d}-{phase}"
+            dirname = f"{wave:02d}-{phase}"
             dirs.append(dirname)
             (tmp / dirname).mkdir()
             files = []
@@ -61,8 +63,8 @@ def write_gitops(path: Path, phases: dict[str, list[Obj]], force: bool, sync_wav
                 if name in files:
                     raise OutputError(f"two objects would share the file {dirname}/{name}")
                 files.append(name)
-                doc = with_sync_wave(obj, index) if sync_waves else obj
-                (tmp / dirname / name).write_text(object_yaml(doc, cache), encoding="utf-8")
+                doc = with_sync_wave(obj, wave) if sync_waves else obj
+                (tmp / dirname / name).write_text(object_yaml(doc, index), encoding="utf-8")
             (tmp / dirname / "kustomization.yaml").write_text(_kustomization(files), encoding="utf-8")
         (tmp / "kustomization.yaml").write_text(_kustomization(dirs), encoding="utf-8")
 

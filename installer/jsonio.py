@@ -1,0 +1,26 @@
+"""Fast JSON (orjson) for the hot path: the pre-built index, digests of objects.
+
+A render loads ~1.3 MB of pre-built objects and digests ~3.5 MB of them; with the standard
+library that is ~0.15 s of a ~0.2 s warm render, with orjson ~0.03 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON in the object's own key order."""
+    return orjson.dumps(obj)
+
+
+def digest(obj: Any, salt: str = "") -> str:
+    """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests."""
+    return hashlib.sha256(salt.encode() + orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()

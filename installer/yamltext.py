@@ -1,0 +1,129 @@
+"""Parsing upstream YAML by blocks, so the text of large unchanged values can be reused.
+
+Dumping KServe's 3.4 MB of CRD schemas takes about as long as parsing them. A render changes an
+object's metadata (labels, namespace) but rarely its ``spec``. So the pre-build splits every
+document into its top-level blocks (``apiVersion: ...``, ``metadata:``, ``spec:`` ...) and the
+blocks of ``spec`` into theirs, and parses each block on its own: the parsed value is by
+construction the value of that text. The output stage then writes a value that is still the very
+same object (identity, not equality) as its original text, and dumps only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from installer import yamlio
+
+REUSE_MIN_CHARS = 256  # smaller blocks are cheaper to dump again than to carry
+
+
+def split_documents(text: str) -> list[str]:
+    """Documents of a stream, split at ``---`` lines (empty documents kept)."""
+    docs: list[list[str]] = [[]]
+    for line in text.splitlines(keepends=True):
+        if line.rstrip() == "---":
+            docs.append([])
+        else:
+            docs[-1].append(line)
+    return ["".join(d) for d in docs]
+
+
+def _blocks(lines: list[str], indent: int) -> Iterator[tuple[str, str]]:
+    """(key, text) of each mapping entry starting at column ``indent``; comments ride along."""
+    current: list[str] = []
+    key = ""
+    prefix = " " * indent
+    for line in lines:
+        starts_entry = (
+            line.startswith(prefix)
+            and len(line) > indent
+            and line[indent] not in " #-\n"
+            and ":" in line
+            and not line[:indent].strip()
+        )
+        if starts_entry and current and key:
+            yield key, "".join(current)
+            current = []
+        if starts_entry:
+            key = line[indent:].split(":", 1)[0].strip().strip("'\"")
+        current.append(line)
+    if current and key:
+        yield key, "".join(current)
+
+
+def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
+    """Parse a document block by block; returns (object, top-level texts, spec child texts).
+
+    Falls back to one parse of the whole document (no reusable texts) whenever the block split
+    does not give a clean mapping: anything unusual is parsed as YAML, never guessed.
+    """
+    lines = text.splitlines(keepends=True)
+    obj: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    spec_texts: dict[str, str] = {}
+    try:
+        for key, block in _blocks(lines, 0):
+            value = yamlio.load(block)
+            if not isinstance(value, dict) or list(value) != [key] or key in obj:
+                raise ValueError(key)
+            obj[key] = value[key]
+            if len(block) >= REUSE_MIN_CHARS:
+                texts[key] = block
+            if key == "spec" and isinstance(obj[key], dict):
+                body = block.splitlines(keepends=True)[1:]
+                spec: dict[str, Any] = {}
+                for child, child_text in _blocks(body, 2):
+                    if len(child_text) >= REUSE_MIN_CHARS:
+                        spec_texts[child] = child_text
+                    spec[child] = None
+                if list(spec) != list(obj[key]):
+                    spec_texts = {}
+    except Exception:
+        whole = yamlio.load(text)
+        return whole, {}, {}
+    if not obj:
+        return yamlio.load(text), {}, {}
+    return obj, texts, spec_texts
+
+
+class TextIndex:
+    """Original texts of values, looked up by the identity of the parsed value."""
+
+    def __init__(self) -> None:
+        self._top: dict[int, tuple[str, str, Any]] = {}
+        self._spec: dict[int, tuple[str, str, Any]] = {}
+
+    def add(self, obj: dict[str, Any], texts: dict[str, str], spec_texts: dict[str, str]) -> None:
+        # The value itself is kept with its id, so the id cannot be reused by another object.
+        for key, text in texts.items():
+            self._top[id(obj[key])] = (key, text, obj[key])
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            for key, text in spec_texts.items():
+                if key in spec:
+                    self._spec[id(spec[key])] = (key, text, spec[key])
+
+    def dump(self, obj: dict[str, Any]) -> str:
+        """``obj`` as a YAML document body, reusing original texts of untouched values."""
+        out: list[str] = []
+        for key, value in obj.items():
+            hit = self._top.get(id(value))
+            if hit is not None and hit[0] == key and hit[2] is value:
+                out.append(hit[1])
+            elif key == "spec" and isinstance(value, dict) and self._spec:
+                out.append("spec:\n" if value else yamlio.dump({key: value}))
+                for child, cvalue in value.items():
+                    chit = self._spec.get(id(cvalue))
+                    if chit is not None and chit[0] == child and chit[2] is cvalue:
+                        out.append(chit[1])
+                    else:
+                        out.append(_indent(yamlio.dump({child: cvalue}), 2))
+            else:
+                out.append(yamlio.dump({key: value}))
+        return "".join(out)
+
+
+def _indent(text: str, n: int) -> str:
+    pad = " " * n
+    return "".join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
