@@ -52,6 +52,10 @@ def main() -> None:
         render += ["--version", args.version]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "INSTALLER_"))}
 
+    # An installed package has compiled bytecode (pip compiles on install); an editable checkout
+    # under PYTHONDONTWRITEBYTECODE would recompile every module on every start. Measure the former.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "installer")], check=True)
+
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         root = Path(tmp)
         cold, cold_rss = [], []

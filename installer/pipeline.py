@@ -6,6 +6,8 @@ one more stage; nothing here reaches back into an earlier stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from installer import locations, prebuild, versions
 from installer.lock import Lock
 from installer.params import Parameters
@@ -22,7 +24,20 @@ def fetch_sources(
     return fetch_all(assets, settings, Cache(locations.cache_dir()))
 
 
-def prebuilt(params: Parameters, lock: Lock, settings: FetchSettings, force: bool = False) -> prebuild.Built:
+def prebuilt(
+    params: Parameters,
+    lock: Lock,
+    settings: FetchSettings,
+    force: bool = False,
+    while_waiting: Callable[[], object] | None = None,
+) -> prebuild.Built:
     """Fetch and pre-build the requested KServe version (a no-op when already built)."""
     fetched = fetch_sources(params, lock, settings)
-    return prebuild.build(versions.KSERVE, params.version, fetched, locations.build_dir(), force=force)
+    return prebuild.build(
+        versions.KSERVE,
+        params.version,
+        fetched,
+        locations.build_dir(),
+        force=force,
+        while_waiting=while_waiting,
+    )

@@ -20,7 +20,7 @@ from installer.params import Parameters
 from installer.pipeline import prebuilt
 from installer.prebuild import Built, phase_file
 from installer.sources import FetchSettings
-from installer.validate import KUBERNETES_VERSION, validate_objects
+from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ def render(
     validate: bool = True,
     kubernetes_version: str = KUBERNETES_VERSION,
 ) -> Rendered:
-    built = prebuilt(params, lock, settings)
+    warm_up = (lambda: core_validator(kubernetes_version)) if validate else None
+    built = prebuilt(params, lock, settings, while_waiting=warm_up)
     overlay = render_overlay(params)
     tree = FileTree(upstream_tree(built))
     tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})

@@ -14,6 +14,7 @@ directory and only new or changed objects are checked.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -69,16 +70,19 @@ def validate_objects(
         else:
             pending.append((d, obj))
     core: _CoreValidator | None = None
+    custom: dict[tuple[str, str, str], Any] = {}
     for d, obj in pending:
         key = (objects.group_of(obj), str(obj.get("kind")), str(obj.get("apiVersion", "")).split("/")[-1])
         if key in crd_schemas:
-            _check_custom(obj, crd_schemas[key])
+            if key not in custom:
+                custom[key] = _custom_validator(crd_schemas[key])
+            _check_custom(obj, custom[key])
             report.checked += 1
         elif (
             objects.group_of(obj) in objects.BUILTIN_GROUPS
             and objects.group_of(obj) != objects.CERT_MANAGER_GROUP
         ):
-            core = core or _CoreValidator(kubernetes_version)
+            core = core or core_validator(kubernetes_version)
             core.check(obj)
             report.checked += 1
         else:
@@ -88,6 +92,12 @@ def validate_objects(
     if report.skipped:
         log.debug("no schema for %s", ", ".join(report.skipped))
     return report
+
+
+@functools.cache
+def core_validator(version: str) -> _CoreValidator:
+    """The (expensive to build) validator of core kinds for a Kubernetes version, built once."""
+    return _CoreValidator(version)
 
 
 class _CoreValidator:
@@ -190,10 +200,13 @@ def to_json_schema(node: Any, root: bool = True) -> Any:
     return out
 
 
-def _check_custom(obj: Obj, schema: Mapping[str, Any]) -> None:
+def _custom_validator(schema: Mapping[str, Any]) -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft4Validator(to_json_schema(schema))
+    return jsonschema.Draft4Validator(to_json_schema(schema))
+
+
+def _check_custom(obj: Obj, validator: Any) -> None:
     errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         err = errors[0]
