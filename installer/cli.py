@@ -91,12 +91,12 @@ def fetch_options(func: F) -> F:
             help="Mirror base (directory or http(s) URL): https://HOST/PATH -> BASE/HOST/PATH.",
         ),
         click.option(
-            "--timeout",
+            "--fetch-timeout",
             "read_timeout",
             type=click.FloatRange(min=0.1),
             default=60.0,
             show_default=True,
-            help="Seconds to wait for a server to answer.",
+            help="Seconds to wait for a download server to answer.",
         ),
         click.option(
             "--retries",
@@ -298,6 +298,117 @@ def render_cmd(
         log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), output_dir)
     else:
         sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
+
+
+def cluster_options(func: F) -> F:
+    decorators = [
+        click.option(
+            "--kubeconfig",
+            type=click.Path(path_type=Path),
+            default=None,
+            envvar="KUBECONFIG",
+            help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).",
+        ),
+        click.option("--context", default=None, help="Kubeconfig context."),
+    ]
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
+def _connect(kw: dict[str, Any]) -> Any:
+    from installer.cluster.kube import connect
+
+    kubeconfig = kw.get("kubeconfig")
+    if kubeconfig is not None and not Path(kubeconfig).is_file():
+        raise UsageError(f"--kubeconfig {kubeconfig}: no such file")
+    return connect(kubeconfig, kw.get("context"))
+
+
+@cli.command("deploy")
+@parameter_options
+@fetch_options
+@cluster_options
+@click.option("--dry-run", is_flag=True, help="Server-side dry run: validate everything, change nothing.")
+@click.option("--force-conflicts", is_flag=True, help="Take ownership of fields another field manager set.")
+@click.option(
+    "--wait/--no-wait", default=False, show_default=True, help="Wait for the controllers to be ready."
+)
+@click.option(
+    "--timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds for each wait (CRDs, webhooks, rollout).",
+)
+@_pass
+def deploy_cmd(
+    ctx: _Context, dry_run: bool, force_conflicts: bool, wait: bool, wait_timeout: float, **kw: Any
+) -> None:
+    """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
+    from installer.cluster.deploy import DeployOptions, deploy
+
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
+    cluster = _connect(kw)  # before rendering: a cluster that cannot be reached fails fast
+    rendered = render(resolved, ctx.lock, settings)
+    opts = DeployOptions(
+        instance=resolved.namespace,
+        version=resolved.version,
+        mode=resolved.mode,
+        params_digest=params_digest(resolved),
+        dry_run=dry_run,
+        force_conflicts=force_conflicts,
+        wait=wait,
+        timeout=wait_timeout,
+    )
+    changes = deploy(cluster, rendered.phases, resolved.namespace, opts)
+    click.echo(("dry run: " if dry_run else "") + changes.summary())
+
+
+@cli.command("diff")
+@parameter_options
+@fetch_options
+@cluster_options
+@_pass
+def diff_cmd(ctx: _Context, **kw: Any) -> None:
+    """Show what deploy would create, change (field by field) or prune. Exit 1 if anything would change."""
+    from installer.cluster.deploy import diff
+
+    resolved = resolve_params(ctx, kw)
+    settings = fetch_settings(kw)
+    cluster = _connect(kw)
+    rendered = render(resolved, ctx.lock, settings)
+    changes = diff(cluster, rendered.phases, resolved.namespace, resolved.namespace)
+    for d in changes:
+        click.echo(f"{d.action:7s} {d.ref}" + (f": {', '.join(d.fields)}" if d.fields else ""))
+    click.echo(f"{len(changes)} objects would change")
+    if changes:
+        sys.exit(1)
+
+
+@cli.command("undeploy")
+@click.option("--namespace", "namespace", default=None, help="Install namespace (default: kserve.namespace).")
+@parameter_options
+@cluster_options
+@click.option(
+    "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
+)
+@_pass
+def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, **kw: Any) -> None:
+    """Delete what deploy recorded in its inventory: custom resources first, CRDs last."""
+    from installer.cluster.deploy import undeploy
+
+    ns = namespace or resolve_params(ctx, kw).namespace
+    deleted = undeploy(_connect(kw), ns, force=force)
+    click.echo(f"deleted {len(deleted)} objects")
+
+
+def params_digest(resolved: params.Parameters) -> str:
+    from installer import jsonio
+
+    return jsonio.digest(resolved.nested(masked=False))[:16]
 
 
 @cli.group("lock")

@@ -120,9 +120,22 @@ def test_stray_environment_is_ignored_without_hubctl(tmp_path: Path) -> None:
 def test_help_everywhere() -> None:
     top = run_cli("--help")
     assert top.code == 0 and "params" in top.stdout and "build" in top.stdout
-    for cmd in (["params"], ["fetch"], ["build"], ["lock"], ["lock", "add"], ["lock", "list"]):
+    commands = (
+        ["params"],
+        ["fetch"],
+        ["build"],
+        ["render"],
+        ["deploy"],
+        ["diff"],
+        ["undeploy"],
+        ["lock"],
+        ["lock", "add"],
+        ["lock", "list"],
+    )
+    for cmd in commands:
         res = run_cli(*cmd, "--help")
         assert res.code == 0 and "Usage:" in res.stdout, cmd
+        assert res.stderr == "", f"{cmd}: {res.stderr}"  # e.g. click's warning about a duplicate option
     assert "kserve.namespace [NAMESPACE]" in run_cli("params", "--help").stdout
     version = run_cli("--version")
     assert version.code == 0 and version.stdout.startswith("installer ")

@@ -1,0 +1,1 @@
+"""Talking to a cluster: the client interface, phased apply, inventory, prune, undeploy."""

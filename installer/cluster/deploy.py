@@ -1,0 +1,394 @@
+"""Phased server-side apply, inventory and pruning, guarded undeploy, diff (kapp's model).
+
+Order is data (:data:`installer.objects.PHASES`); readiness is a rule per kind: CRDs must be
+Established before their custom resources are applied, and custom resources are retried while the
+admission webhook that validates them is not reachable yet. Every applied object carries the
+managed-by and instance labels; an inventory ConfigMap in the install namespace lists what was
+applied, so the next deploy deletes what the new render no longer contains, after applying it.
+
+Fields other controllers own are never set: ``caBundle`` (injected by cert-manager's cainjector)
+is removed from webhooks and CRD conversion before apply, so a redeploy neither fights the
+injector nor reports a change.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from installer import jsonio
+from installer.cluster.client import Cluster, ClusterError, Ref, WebhookUnavailableError
+from installer.errors import InstallerError
+from installer.objects import PHASES, Obj
+
+log = logging.getLogger(__name__)
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+INSTANCE = "installer.kserve.io/instance"
+INVENTORY = "kserve-installer-inventory"
+APPLY_CONCURRENCY = 4
+
+
+class WaitTimeoutError(InstallerError):
+    """A wait ran out of time."""
+
+
+@dataclass
+class ChangeSet:
+    """What a deploy did (or, with dry run / diff, would do)."""
+
+    created: list[str] = field(default_factory=list)
+    configured: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return len(self.created) + len(self.configured) + len(self.pruned)
+
+    def summary(self) -> str:
+        return (
+            f"{self.changed} changed ({len(self.created)} created, {len(self.configured)} configured, "
+            f"{len(self.pruned)} pruned), {len(self.unchanged)} unchanged"
+        )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What an install applied, as recorded in the cluster."""
+
+    refs: list[Ref]
+    version: str = ""
+    mode: str = ""
+    params_digest: str = ""
+    created_namespace: bool = False
+
+    def to_configmap(self, namespace: str, instance: str) -> Obj:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": INVENTORY,
+                "namespace": namespace,
+                "labels": {MANAGED_BY: "kserve-installer", INSTANCE: instance},
+            },
+            "data": {
+                "objects": jsonio.dumps([r.to_dict() for r in self.refs]).decode(),
+                "version": self.version,
+                "mode": self.mode,
+                "parametersDigest": self.params_digest,
+                "createdNamespace": "true" if self.created_namespace else "false",
+            },
+        }
+
+    @classmethod
+    def from_configmap(cls, cm: Obj) -> Inventory:
+        data = cm.get("data") or {}
+        raw = jsonio.loads(data.get("objects") or "[]")
+        refs = [Ref(r["apiVersion"], r["kind"], r["name"], r.get("namespace", "")) for r in raw]
+        return cls(
+            refs,
+            str(data.get("version", "")),
+            str(data.get("mode", "")),
+            str(data.get("parametersDigest", "")),
+            data.get("createdNamespace") == "true",
+        )
+
+
+def read_inventory(cluster: Cluster, namespace: str) -> Inventory | None:
+    cm = cluster.get(Ref("v1", "ConfigMap", INVENTORY, namespace))
+    return Inventory.from_configmap(cm) if cm else None
+
+
+# ------------------------------------------------------------------ preparing objects
+
+
+def prepare(obj: Obj, instance: str) -> Obj:
+    """Labels added, injected fields removed; the rendered object itself is not changed."""
+    meta = dict(obj.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "kserve-installer", INSTANCE: instance}
+    out = {**obj, "metadata": meta}
+    kind = obj.get("kind")
+    if kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        out["webhooks"] = [
+            {**w, "clientConfig": {k: v for k, v in (w.get("clientConfig") or {}).items() if k != "caBundle"}}
+            for w in obj.get("webhooks") or []
+        ]
+    elif kind == "CustomResourceDefinition":
+        conv = ((obj.get("spec") or {}).get("conversion") or {}).get("webhook")
+        if isinstance(conv, dict) and "caBundle" in (conv.get("clientConfig") or {}):
+            cc = {k: v for k, v in conv["clientConfig"].items() if k != "caBundle"}
+            out["spec"] = {
+                **obj["spec"],
+                "conversion": {**obj["spec"]["conversion"], "webhook": {**conv, "clientConfig": cc}},
+            }
+    return out
+
+
+_VOLATILE_META = ("resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink")
+
+
+def comparable(obj: Obj | None) -> Obj | None:
+    """The object without server bookkeeping, for 'did anything change' questions."""
+    if obj is None:
+        return None
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_META}
+    return {k: v for k, v in obj.items() if k != "status"} | {"metadata": meta}
+
+
+# ------------------------------------------------------------------ waits
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], timeout: float, interval: float, sleep: Callable[[float], None]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= deadline:
+            raise WaitTimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        sleep(interval)
+
+
+def crd_established(cluster: Cluster, name: str) -> bool:
+    crd = cluster.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+# ------------------------------------------------------------------ deploy
+
+
+@dataclass
+class DeployOptions:
+    instance: str
+    version: str = ""
+    mode: str = ""
+    params_digest: str = ""
+    dry_run: bool = False
+    force_conflicts: bool = False
+    wait: bool = False
+    timeout: float = 300.0
+    interval: float = 1.0
+    concurrency: int = APPLY_CONCURRENCY
+    sleep: Callable[[float], None] = time.sleep
+
+
+def deploy(
+    cluster: Cluster,
+    phases: dict[str, list[Obj]],
+    namespace: str,
+    opts: DeployOptions,
+    progress: Callable[[str], None] = log.info,
+) -> ChangeSet:
+    """Apply every phase in order, wait where the next phase needs it, then prune and record."""
+    changes = ChangeSet()
+    old = read_inventory(cluster, namespace)
+    created_ns = old.created_namespace if old else cluster.get(Ref("v1", "Namespace", namespace)) is None
+    applied: list[Ref] = []
+    for phase in PHASES:
+        objs = [prepare(o, opts.instance) for o in phases.get(phase) or []]
+        if not objs:
+            continue
+        progress(f"{phase}: applying {len(objs)} objects")
+        retry = phase == "custom-resources"
+        _apply_many(cluster, objs, opts, changes, retry_webhooks=retry)
+        applied += [Ref.of(o) for o in objs]
+        if phase == "crds" and not opts.dry_run:
+            for o in objs:
+                if o["kind"] == "CustomResourceDefinition":
+                    name = o["metadata"]["name"]
+                    wait_for(
+                        f"CRD {name} to be Established",
+                        functools.partial(crd_established, cluster, name),
+                        opts.timeout,
+                        opts.interval,
+                        opts.sleep,
+                    )
+        if phase == "workloads" and opts.wait and not opts.dry_run:
+            for o in objs:
+                wait_for(
+                    f"{Ref.of(o)} to be ready",
+                    functools.partial(workload_ready, cluster, o),
+                    opts.timeout,
+                    opts.interval,
+                    opts.sleep,
+                )
+    stale = prune_set(old.refs if old else [], applied)
+    for ref in stale:
+        if (not opts.dry_run and cluster.delete(ref)) or opts.dry_run:
+            changes.pruned.append(str(ref))
+    if not opts.dry_run:
+        inv = Inventory(applied, opts.version, opts.mode, opts.params_digest, created_ns)
+        cluster.apply(inv.to_configmap(namespace, opts.instance), force=True)
+    return changes
+
+
+def _apply_many(
+    cluster: Cluster, objs: list[Obj], opts: DeployOptions, changes: ChangeSet, retry_webhooks: bool
+) -> None:
+    def one(obj: Obj) -> tuple[str, str]:
+        ref = Ref.of(obj)
+        before = comparable(cluster.get(ref))
+        deadline = time.monotonic() + opts.timeout
+        while True:
+            try:
+                after = comparable(cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run))
+                break
+            except WebhookUnavailableError as exc:
+                if not retry_webhooks or time.monotonic() >= deadline:
+                    raise ClusterError(
+                        f"apply {ref}: admission webhook {exc.webhook} did not answer within "
+                        f"{opts.timeout:g}s (is the KServe controller running and its certificate issued?)"
+                    ) from None
+                opts.sleep(opts.interval)
+        if before is None:
+            return "created", str(ref)
+        return ("unchanged" if before == after else "configured"), str(ref)
+
+    with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
+        results = list(pool.map(one, objs))
+    for outcome, name in results:
+        getattr(changes, outcome).append(name)
+
+
+def prune_set(old: Iterable[Ref], new: Iterable[Ref]) -> list[Ref]:
+    """Objects of the old inventory the new render does not contain, in reverse apply order."""
+    keep = {(r.kind, r.namespace, r.name) for r in new}
+    stale = [r for r in old if (r.kind, r.namespace, r.name) not in keep]
+    return list(reversed(stale))
+
+
+def workload_ready(cluster: Cluster, obj: Obj) -> bool:
+    live = cluster.get(Ref.of(obj)) or {}
+    status = live.get("status") or {}
+    if obj["kind"] == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        return desired > 0 and int(status.get("numberReady") or 0) == desired
+    want = int((live.get("spec") or {}).get("replicas", 1))
+    generation = int((live.get("metadata") or {}).get("generation", 1))
+    observed = int(status.get("observedGeneration") or 0)
+    return observed >= generation and int(status.get("availableReplicas") or 0) >= want
+
+
+# ------------------------------------------------------------------ undeploy
+
+
+class UserDataError(InstallerError):
+    """Undeploy refused: custom resources that users created still exist."""
+
+
+def user_resources(cluster: Cluster, inventory: Inventory) -> list[str]:
+    """Custom resources of the installed CRDs that the installer did not apply itself."""
+    ours = {(r.kind, r.namespace, r.name) for r in inventory.refs}
+    found: list[str] = []
+    for ref in inventory.refs:
+        if ref.kind != "CustomResourceDefinition":
+            continue
+        crd = cluster.get(ref)
+        if not crd:
+            continue
+        spec = crd.get("spec") or {}
+        kind = (spec.get("names") or {}).get("kind")
+        for version in spec.get("versions") or []:
+            if not version.get("storage"):
+                continue
+            for item in cluster.list(f"{spec.get('group')}/{version.get('name')}", str(kind)):
+                meta = item.get("metadata") or {}
+                key = (str(kind), str(meta.get("namespace") or ""), str(meta.get("name")))
+                if key not in ours:
+                    found.append(f"{kind}/{key[1]}/{key[2]}" if key[1] else f"{kind}/{key[2]}")
+    return sorted(found)
+
+
+def undeploy(
+    cluster: Cluster, namespace: str, force: bool = False, progress: Callable[[str], None] = log.info
+) -> list[str]:
+    """Delete what the inventory lists, custom resources first and CRDs last; returns what was deleted."""
+    inventory = read_inventory(cluster, namespace)
+    if inventory is None:
+        progress(f"nothing to undeploy: no inventory in namespace {namespace}")
+        return []
+    users = user_resources(cluster, inventory)
+    if users and not force:
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        raise UserDataError(
+            f"refusing to undeploy: {len(users)} custom resources still exist ({shown}); "
+            "delete them or pass --force"
+        )
+    order = {p: i for i, p in enumerate(PHASES)}
+    refs = sorted(inventory.refs, key=lambda r: -order[_phase_of_ref(r)])
+    deleted: list[str] = []
+    for ref in refs:
+        if ref.kind == "Namespace" and not inventory.created_namespace:
+            continue
+        if cluster.delete(ref):
+            deleted.append(str(ref))
+    cluster.delete(Ref("v1", "ConfigMap", INVENTORY, namespace))
+    progress(f"deleted {len(deleted)} objects")
+    return deleted
+
+
+def _phase_of_ref(ref: Ref) -> str:
+    from installer.objects import phase_of
+
+    stub: dict[str, Any] = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name}}
+    if ref.namespace:
+        stub["metadata"]["namespace"] = ref.namespace
+    return phase_of(stub, {})
+
+
+# ------------------------------------------------------------------ diff
+
+
+@dataclass
+class ObjectDiff:
+    ref: str
+    action: str  # create | change | prune
+    fields: list[str] = field(default_factory=list)
+
+
+def field_changes(live: Any, wanted: Any, path: str = "") -> list[str]:
+    """Paths where ``wanted`` differs from ``live`` (fields only the live object has are ignored)."""
+    if isinstance(wanted, dict) and isinstance(live, dict):
+        out: list[str] = []
+        for key, value in wanted.items():
+            out += field_changes(live.get(key), value, f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(wanted, list) and isinstance(live, list) and len(wanted) == len(live):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(live, wanted, strict=True))
+            for c in field_changes(a, b, f"{path}[{i}]")
+        ]
+    return [] if live == wanted else [path or "(object)"]
+
+
+def diff(cluster: Cluster, phases: dict[str, list[Obj]], namespace: str, instance: str) -> list[ObjectDiff]:
+    """What deploy would do, per object: server-side dry run against the live objects."""
+    out: list[ObjectDiff] = []
+    applied: list[Ref] = []
+    for phase in PHASES:
+        for obj in phases.get(phase) or []:
+            wanted = prepare(obj, instance)
+            ref = Ref.of(wanted)
+            applied.append(ref)
+            live = cluster.get(ref)
+            if live is None:
+                out.append(ObjectDiff(str(ref), "create"))
+                continue
+            try:
+                result = cluster.apply(wanted, dry_run=True)
+            except ClusterError as exc:
+                out.append(ObjectDiff(str(ref), "change", [f"(apply would fail: {exc.message})"]))
+                continue
+            fields = field_changes(comparable(live), comparable(result))
+            if fields:
+                out.append(ObjectDiff(str(ref), "change", fields))
+    old = read_inventory(cluster, namespace)
+    out += [ObjectDiff(str(r), "prune") for r in prune_set(old.refs if old else [], applied)]
+    return out

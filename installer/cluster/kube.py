@@ -1,0 +1,137 @@
+"""The :class:`~installer.cluster.client.Cluster` interface on the official kubernetes client."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from installer.cluster.client import FIELD_MANAGER, ClusterError, NotFoundError, Ref, status_error
+from installer.objects import Obj
+
+
+def connect(kubeconfig: Path | None = None, context: str | None = None) -> KubernetesCluster:
+    """Load a kubeconfig (or in-cluster config) and check the API server answers; one clear error if not."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        if kubeconfig is None and context is None:
+            try:
+                config.load_incluster_config()
+                api = client.ApiClient()
+            except ConfigException:
+                api = config.new_client_from_config(context=context)
+        else:
+            api = config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
+    except (ConfigException, FileNotFoundError, TypeError) as exc:
+        where = f" {kubeconfig}" if kubeconfig else ""
+        raise ClusterError(f"no usable kubeconfig{where}: {' '.join(str(exc).split())}") from None
+    api.configuration.retries = 0
+    cluster = KubernetesCluster(api)
+    cluster.ping()
+    return cluster
+
+
+class KubernetesCluster:
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self._dynamic: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def dynamic(self) -> Any:
+        """The dynamic client; made on first use, since it runs API discovery when made."""
+        if self._dynamic is None:
+            from kubernetes import dynamic
+
+            try:
+                self._dynamic = dynamic.DynamicClient(self.api)
+            except Exception as exc:
+                raise ClusterError(f"API discovery failed at {self.server}: {_reason(exc)}") from None
+        return self._dynamic
+
+    @property
+    def server(self) -> str:
+        return str(self.api.configuration.host)
+
+    def ping(self) -> None:
+        from kubernetes.client import VersionApi
+
+        try:
+            VersionApi(self.api).get_code(_request_timeout=10)
+        except Exception as exc:
+            raise ClusterError(f"cannot reach the API server at {self.server}: {_reason(exc)}") from None
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        with self._lock:  # discovery cache is not thread-safe
+            try:
+                return self.dynamic.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                # A CRD applied a moment ago: refresh discovery once before giving up.
+                self.dynamic.resources.invalidate_cache()
+                try:
+                    return self.dynamic.resources.get(api_version=api_version, kind=kind)
+                except ResourceNotFoundError:
+                    raise NotFoundError(f"the API server has no {api_version} {kind}", 404) from None
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ApiException, DynamicApiError) as exc:
+            raise status_error(int(getattr(exc, "status", 0) or 0), getattr(exc, "body", ""), what) from None
+        except Exception as exc:
+            raise ClusterError(f"{what}: {self.server}: {_reason(exc)}") from None
+
+    def get(self, ref: Ref) -> Obj | None:
+        try:
+            res = self._resource(ref.api_version, ref.kind)
+            got = self._call(str(ref), res.get, name=ref.name, namespace=ref.namespace or None)
+        except NotFoundError:
+            return None
+        return dict(got.to_dict())
+
+    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+        ref = Ref.of(obj)
+        res = self._resource(ref.api_version, ref.kind)
+        kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        got = self._call(
+            f"apply {ref}",
+            res.server_side_apply,
+            body=obj,
+            name=ref.name,
+            namespace=ref.namespace or None,
+            **kwargs,
+        )
+        return dict(got.to_dict())
+
+    def delete(self, ref: Ref) -> bool:
+        try:
+            res = self._resource(ref.api_version, ref.kind)
+            self._call(f"delete {ref}", res.delete, name=ref.name, namespace=ref.namespace or None)
+        except NotFoundError:
+            return False
+        return True
+
+    def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
+        try:
+            res = self._resource(api_version, kind)
+            got = self._call(f"list {kind}", res.get, namespace=namespace or None)
+        except NotFoundError:
+            return []
+        return [dict(item) for item in got.to_dict().get("items", [])]
+
+
+def _reason(exc: BaseException) -> str:
+    while exc.__context__ is not None and not isinstance(exc, OSError):
+        exc = exc.__context__
+    return " ".join((str(exc) or type(exc).__name__).split())[:300]

@@ -1,0 +1,220 @@
+"""Deploy, prune, undeploy and diff orchestration on real rendered objects, against a fake API
+server (tests/fake_cluster.py). What only a real server decides is tested in test_cluster.py."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from installer import params
+from installer.cluster.client import ClusterError, ConflictError, Ref
+from installer.cluster.deploy import (
+    INVENTORY,
+    DeployOptions,
+    UserDataError,
+    deploy,
+    diff,
+    prune_set,
+    read_inventory,
+    undeploy,
+)
+from installer.lock import Lock
+from installer.objects import PHASES, Obj
+from installer.render import render
+from installer.sources import FetchSettings
+from tests.fake_cluster import FakeCluster
+
+NS = "kserve"
+
+
+@pytest.fixture(scope="module")
+def phases(lock: Lock, upstream: Path, session_env: Path) -> dict[str, list[Obj]]:
+    p = params.resolve(lock=lock, flags={"kserve.version": ("--version", "v0.15.2")})
+    return render(p, lock, FetchSettings(mirror=str(upstream))).phases
+
+
+def opts(**kw: object) -> DeployOptions:
+    base: dict[str, object] = {
+        "instance": NS,
+        "version": "v0.15.2",
+        "mode": "RawDeployment",
+        "interval": 0.0,
+        "timeout": 5.0,
+    }
+    base.update(kw)
+    return DeployOptions(sleep=lambda s: None, **base)  # type: ignore[arg-type]
+
+
+def isvc(name: str = "sklearn-iris", namespace: str = "models") -> Obj:
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "gs://x"}}},
+    }
+
+
+def test_phases_apply_in_order_and_crds_are_established_first(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster(establish_after=3)
+    changes = deploy(cluster, phases, NS, opts())
+    assert changes.changed == sum(len(v) for v in phases.values()) and not changes.unchanged
+    applied = [ref for verb, ref in cluster.calls if verb == "apply" and INVENTORY not in ref]
+    position = {ref: i for i, ref in enumerate(applied)}
+    for earlier, later in itertools.pairwise(PHASES):
+        a = [position[str(Ref.of(o))] for o in phases[earlier]]
+        b = [position[str(Ref.of(o))] for o in phases[later]]
+        if a and b:
+            assert max(a) < min(b), f"{earlier} must be applied before {later}"
+    assert cluster.pending == {}, "every CRD was waited for until Established"
+
+
+def test_second_deploy_changes_nothing(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    again = deploy(cluster, phases, NS, opts())
+    assert again.changed == 0 and again.summary().startswith("0 changed")
+
+
+def test_custom_resources_are_retried_while_the_webhook_is_unreachable(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster(webhook_failures=5)
+    deploy(cluster, phases, NS, opts())
+    assert cluster.webhook_failures == 0
+    runtimes = [o for o in phases["custom-resources"] if o["kind"] == "ClusterServingRuntime"]
+    assert all(cluster.get(Ref.of(o)) for o in runtimes)
+
+
+def test_webhook_that_never_answers_fails_with_its_name(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster(webhook_failures=10**9)
+    with pytest.raises(
+        ClusterError,
+        match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 0.2s",
+    ):
+        deploy(cluster, phases, NS, opts(timeout=0.2))
+
+
+def test_prune_removes_what_the_new_render_dropped(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    dropped = phases["custom-resources"][0]
+    smaller = {p: [o for o in objs if o is not dropped] for p, objs in phases.items()}
+    changes = deploy(cluster, smaller, NS, opts())
+    assert changes.pruned == [str(Ref.of(dropped))]
+    assert cluster.get(Ref.of(dropped)) is None
+    inv = read_inventory(cluster, NS)
+    assert inv is not None and Ref.of(dropped) not in inv.refs
+
+
+def test_prune_set_is_reverse_apply_order() -> None:
+    a, b, c = (
+        Ref("v1", "Namespace", "x"),
+        Ref("v1", "ConfigMap", "c", "x"),
+        Ref("apps/v1", "Deployment", "d", "x"),
+    )
+    assert prune_set([a, b, c], [b]) == [c, a]
+
+
+def test_dry_run_changes_nothing(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, {"crds": phases["crds"]}, NS, opts())
+    before = dict(cluster.objects)
+    deploy(cluster, {p: v for p, v in phases.items() if p != "custom-resources"}, NS, opts(dry_run=True))
+    assert cluster.objects == before
+
+
+def test_conflicts_name_the_object_and_force_takes_ownership(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    (cm,) = [
+        o
+        for o in phases["namespaced"]
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "inferenceservice-config"
+    ]
+    edited = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": cm["metadata"]["name"], "namespace": NS},
+        "data": {"deploy": '{"defaultDeploymentMode": "Serverless"}'},
+    }
+    cluster.apply(edited, manager="kubectl-edit", force=True)
+    with pytest.raises(ConflictError, match="ConfigMap/kserve/inferenceservice-config"):
+        deploy(cluster, phases, NS, opts())
+    deploy(cluster, phases, NS, opts(force_conflicts=True))
+    assert cluster.get(Ref.of(cm))["data"]["deploy"] == cm["data"]["deploy"]  # type: ignore[index]
+
+
+def test_injected_ca_bundle_survives_redeploy_and_diff_is_empty(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    hook = phases["webhooks"][0]
+    injected = {
+        "apiVersion": hook["apiVersion"],
+        "kind": hook["kind"],
+        "metadata": {"name": hook["metadata"]["name"]},
+        "webhooks": [{"name": w["name"], "clientConfig": {"caBundle": "LS0tQ0E="}} for w in hook["webhooks"]],
+    }
+    cluster.apply(injected, manager="cert-manager-cainjector")
+    again = deploy(cluster, phases, NS, opts())
+    live = cluster.get(Ref.of(hook))
+    assert live is not None and all(w["clientConfig"].get("caBundle") == "LS0tQ0E=" for w in live["webhooks"])
+    assert again.changed == 0
+    assert diff(cluster, phases, NS, NS) == []
+
+
+def test_diff_reports_changes_creations_and_prunes(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    assert {d.action for d in diff(cluster, {"crds": phases["crds"]}, NS, NS)} == {"create"}
+    deploy(cluster, phases, NS, opts())
+    changed = {p: list(v) for p, v in phases.items()}
+    cm_index = next(i for i, o in enumerate(changed["namespaced"]) if o["kind"] == "ConfigMap")
+    cm = changed["namespaced"][cm_index]
+    changed["namespaced"][cm_index] = {
+        **cm,
+        "data": {**cm["data"], "deploy": '{"defaultDeploymentMode": "Serverless"}'},
+    }
+    dropped = changed["custom-resources"].pop()
+    result = {(d.action, d.ref): d.fields for d in diff(cluster, changed, NS, NS)}
+    assert result[("change", str(Ref.of(cm)))] == ["data.deploy"]
+    assert ("prune", str(Ref.of(dropped))) in result
+    assert len(result) == 2
+
+
+def test_undeploy_refuses_while_inference_services_exist(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    cluster.apply(isvc(), manager="user")
+    with pytest.raises(UserDataError, match="InferenceService/models/sklearn-iris"):
+        undeploy(cluster, NS)
+    assert cluster.get(Ref("apps/v1", "Deployment", "kserve-controller-manager", NS)) is not None, (
+        "nothing deleted"
+    )
+    deleted = undeploy(cluster, NS, force=True)
+    assert (deleted and deleted[-1].startswith("CustomResourceDefinition/")) or any(
+        "CustomResourceDefinition" in d for d in deleted
+    )
+    crd_positions = [i for i, d in enumerate(deleted) if d.startswith("CustomResourceDefinition/")]
+    other_positions = [
+        i for i, d in enumerate(deleted) if not d.startswith(("CustomResourceDefinition/", "Namespace/"))
+    ]
+    assert min(crd_positions) > max(other_positions), "CRDs are deleted last"
+    assert read_inventory(cluster, NS) is None
+    assert undeploy(cluster, NS) == [], "a second undeploy is fine"
+
+
+def test_undeploy_treats_missing_objects_as_deleted(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    gone = phases["workloads"][0]
+    assert cluster.delete(Ref.of(gone))
+    deleted = undeploy(cluster, NS)
+    assert str(Ref.of(gone)) not in deleted
+    assert [k for k in cluster.objects if k[1] != "Namespace"] == []
+
+
+def test_undeploy_keeps_a_namespace_it_did_not_create(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="admin")
+    deploy(cluster, phases, NS, opts())
+    undeploy(cluster, NS)
+    assert cluster.get(Ref("v1", "Namespace", NS)) is not None
