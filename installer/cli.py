@@ -23,7 +23,7 @@ from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, Parameter
 from installer.lock import Lock, load_lock, save_lock
 from installer.objects import PHASES
 from installer.pin import pin_version
-from installer.render import render
+from installer.render import credentials_for, render
 from installer.sinks.gitops import write_gitops, write_kustomization
 from installer.sinks.output import check_target
 from installer.sinks.render import to_yaml, without_secrets
@@ -288,10 +288,11 @@ def render_cmd(
         raise UsageError("-o and --emit-kustomization must name different directories")
     resolved = resolve_params(ctx, kw)
     settings = fetch_settings(kw)
-    rendered = render(resolved, ctx.lock, settings, kubernetes_version=kube_version)
+    credentials = credentials_for(resolved)  # checked before anything is fetched
+    rendered = render(resolved, ctx.lock, settings, kubernetes_version=kube_version, credentials=credentials)
     phases = {p: without_secrets(objs, include_secrets) for p, objs in rendered.phases.items()}
     if emit_dir is not None:
-        write_kustomization(emit_dir, rendered.tree, rendered.built, force)
+        write_kustomization(emit_dir, rendered.tree, rendered.built, force, include_secrets)
     index = rendered.built.text_index()
     if output_dir is not None:
         write_gitops(output_dir, phases, force, gitops_sync_waves, index)
@@ -351,8 +352,9 @@ def deploy_cmd(
 
     resolved = resolve_params(ctx, kw)
     settings = fetch_settings(kw)
+    credentials = credentials_for(resolved)
     cluster = _connect(kw)  # before rendering: a cluster that cannot be reached fails fast
-    rendered = render(resolved, ctx.lock, settings)
+    rendered = render(resolved, ctx.lock, settings, credentials=credentials)
     opts = DeployOptions(
         instance=resolved.namespace,
         version=resolved.version,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from installer import objects, yamlio
+from installer.credentials import S3Credentials
 from installer.errors import BuildError
 from installer.objects import Obj
 from installer.params import Parameters, s3_endpoint_parts
@@ -229,12 +230,71 @@ def _file_name(index: int, obj: Obj) -> str:
     return f"patches/{index:03d}-{slug}.yaml"
 
 
+S3_SECRET = "kserve-s3-credentials"
+S3_SERVICE_ACCOUNT = "kserve-s3"
+SECRETS_FILE = "secrets.yaml"
+MODEL_NAMESPACES_FILE = "model-namespaces.yaml"
+
+
+def model_namespace_objects(params: Parameters, creds: S3Credentials | None) -> tuple[list[Obj], list[Obj]]:
+    """(ServiceAccounts, Secrets) for each model namespace, as KServe's S3 docs set them up.
+
+    The Secret carries the keys KServe's storage initializer reads, annotated with the endpoint
+    (host[:port], no scheme), use-https "0"/"1" and region; the ServiceAccount lists it, and
+    InferenceServices name the ServiceAccount. Without credentials only the ServiceAccount is
+    rendered and the Secret must be provided out of band.
+    """
+    annotations: dict[str, str] = {}
+    endpoint = params["bucket.endpoint"]
+    if endpoint:
+        parts = s3_endpoint_parts(endpoint)
+        if parts:
+            annotations["serving.kserve.io/s3-endpoint"] = parts[0]
+            annotations["serving.kserve.io/s3-usehttps"] = "1" if parts[1] else "0"
+    if params["bucket.region"]:
+        annotations["serving.kserve.io/s3-region"] = params["bucket.region"]
+    accounts: list[Obj] = []
+    secrets: list[Obj] = []
+    for ns in params["modelNamespaces"]:
+        labels = {"app.kubernetes.io/managed-by": "kserve-installer"}
+        accounts.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": S3_SERVICE_ACCOUNT, "namespace": ns, "labels": labels},
+                "secrets": [{"name": S3_SECRET}],
+            }
+        )
+        if creds is not None:
+            meta: dict[str, Any] = {"name": S3_SECRET, "namespace": ns, "labels": labels}
+            if annotations:
+                meta["annotations"] = dict(annotations)
+            key_id, secret_key = creds.values()
+            secrets.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": meta,
+                    "type": "Opaque",
+                    "stringData": {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret_key},
+                }
+            )
+    if params["modelNamespaces"] and creds is None:
+        log.warning(
+            "no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or bucket.credentialsFile): "
+            "provide Secret %s in each model namespace out of band",
+            S3_SECRET,
+        )
+    return accounts, secrets
+
+
 def configure(
     objs: list[Obj],
     params: Parameters,
     overlay_config: Mapping[str, Any],
     source_namespace: str,
     overlay_dir: str = "overlay",
+    credentials: S3Credentials | None = None,
 ) -> Configured:
     """Generate the root kustomization (over ``overlay_dir``) that configures the overlay's output."""
     new_ns = params.namespace
@@ -300,6 +360,13 @@ def configure(
         patch_files["namespace.yaml"] = yamlio.dump(ns_obj)
         resources.append("namespace.yaml")
         result.namespace_object = ns_obj
+    accounts, secrets = model_namespace_objects(params, credentials)
+    if accounts:
+        patch_files[MODEL_NAMESPACES_FILE] = yamlio.dump_all(accounts)
+        resources.append(MODEL_NAMESPACES_FILE)
+    if secrets:
+        patch_files[SECRETS_FILE] = yamlio.dump_all(secrets)
+        resources.append(SECRETS_FILE)
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

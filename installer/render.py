@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from installer import kustomize, locations, objects, yamlio
 from installer.configure import CONFIGMAP, Configured, configure
+from installer.credentials import S3Credentials, load_credentials
 from installer.kustomize import FileTree
 from installer.lock import Lock
 from installer.objects import PHASES, Obj
@@ -86,12 +87,18 @@ def source_namespace(built: Built) -> str:
     return "kserve"
 
 
+def credentials_for(params: Parameters) -> S3Credentials | None:
+    """S3 credentials, read only when model namespaces need them (a stray AWS_* variable is ignored)."""
+    return load_credentials(params["bucket.credentialsFile"]) if params["modelNamespaces"] else None
+
+
 def render(
     params: Parameters,
     lock: Lock,
     settings: FetchSettings,
     validate: bool = True,
     kubernetes_version: str = KUBERNETES_VERSION,
+    credentials: S3Credentials | None = None,
 ) -> Rendered:
     warm_up = (lambda: core_validator(kubernetes_version)) if validate else None
     built = prebuilt(params, lock, settings, while_waiting=warm_up)
@@ -99,7 +106,8 @@ def render(
     tree = FileTree(upstream_tree(built))
     tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})
     overlay_objs = kustomize.build(tree, "overlay")
-    configured = configure(overlay_objs, params, overlay.config, source_namespace(built))
+    creds = credentials if credentials is not None else credentials_for(params)
+    configured = configure(overlay_objs, params, overlay.config, source_namespace(built), credentials=creds)
     tree.files.update(configured.files)
     final = kustomize.build(tree, ".", built={"overlay": overlay_objs})
     if params.canonical_mode == "RawDeployment" and not params["ingress.class"]:

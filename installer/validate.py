@@ -64,6 +64,9 @@ def validate_objects(
     crd_schemas = _crd_schemas(objs)
     pending: list[tuple[str, Obj]] = []
     for obj in objs:
+        if obj.get("kind") == "Secret":
+            pending.append(("", obj))  # never digest secret values into a file; Secrets are cheap to check
+            continue
         d = _digest(obj, salt)
         if d in cache:
             report.cached += 1
@@ -87,7 +90,8 @@ def validate_objects(
             report.checked += 1
         else:
             report.skipped.append(objects.describe(obj))
-        cache.add(d)  # skipped objects too: their answer (no schema) does not change either
+        if d:
+            cache.add(d)  # skipped objects too: their answer (no schema) does not change either
     cache.save()
     if report.skipped:
         log.debug("no schema for %s", ", ".join(report.skipped))

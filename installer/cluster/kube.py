@@ -59,9 +59,12 @@ class KubernetesCluster:
 
     def ping(self) -> None:
         from kubernetes.client import VersionApi
+        from kubernetes.client.exceptions import ApiException
 
         try:
             VersionApi(self.api).get_code(_request_timeout=10)
+        except ApiException as exc:  # it answered, and said no
+            raise status_error(int(exc.status or 0), exc.body, f"API server {self.server}") from None
         except Exception as exc:
             raise ClusterError(f"cannot reach the API server at {self.server}: {_reason(exc)}") from None
 

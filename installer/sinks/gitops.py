@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from installer import yamlio
+from installer.configure import SECRETS_FILE
 from installer.errors import OutputError
 from installer.kustomize import FileTree
 from installer.objects import PHASES, Obj
@@ -71,12 +72,24 @@ def write_gitops(
     write_atomically(path, fill, force, "output directory")
 
 
-def write_kustomization(path: Path, tree: FileTree, built: Built, force: bool) -> None:
-    """Write the exact tree the engine evaluated; upstream phase files come from the pre-build."""
+def write_kustomization(
+    path: Path, tree: FileTree, built: Built, force: bool, include_secrets: bool = False
+) -> None:
+    """Write the exact tree the engine evaluated; upstream phase files come from the pre-build.
+
+    Without ``include_secrets`` the generated Secrets file is left out (and out of the root
+    kustomization's resources), as Secrets are left out of the render.
+    """
+    files = dict(tree.files)
+    if not include_secrets and SECRETS_FILE in files:
+        del files[SECRETS_FILE]
+        root = yamlio.load(str(files["kustomization.yaml"]))
+        root["resources"] = [r for r in root["resources"] if r != SECRETS_FILE]
+        files["kustomization.yaml"] = yamlio.dump(root)
 
     def fill(tmp: Path) -> None:
         pre_built = {f"upstream/{phase_file(p)}": built.path / phase_file(p) for p in PHASES}
-        for rel, value in sorted(tree.files.items()):
+        for rel, value in sorted(files.items()):
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(value, str):

@@ -24,15 +24,20 @@ def check_target(path: Path, force: bool, what: str) -> None:
     parent = path.resolve().parent
     if not parent.is_dir():
         raise OutputError(f"{what} {path}: parent directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {path}: cannot write to {parent}")
+    try:  # a real probe: permission bits say little to root, and nothing of /proc or a read-only mount
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.probe-"))
+    except OSError as exc:
+        raise OutputError(f"{what} {path}: cannot write to {parent}: {exc.strerror}") from None
 
 
 def write_atomically(path: Path, fill: Callable[[Path], None], force: bool, what: str) -> None:
     """Call ``fill(tmp)`` on a fresh sibling directory, then swap it in for ``path``."""
     check_target(path, force, what)
     parent = path.resolve().parent
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.tmp-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.tmp-"))
+    except OSError as exc:
+        raise OutputError(f"{what} {path}: cannot write to {parent}: {exc.strerror}") from None
     try:
         os.chmod(tmp, 0o755)
         fill(tmp)

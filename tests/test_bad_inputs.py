@@ -1,0 +1,444 @@
+"""The catalogue of bad inputs and faults, each through the real CLI in a child process.
+
+Every case must: exit with its code (2 bad usage or parameters, 1 failure outside), print exactly
+one line on stderr that names the culprit, print no traceback, leave the output directory
+absent, and (unless the fault is in the sources themselves) fetch nothing and apply nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests import fake_apiserver
+from tests.conftest import run_cli
+from tests.mirror_server import MirrorServer, serve
+from tests.test_cli_params import CASES as PARAMETER_CASES
+
+KSERVE = "github.com/kserve/kserve/releases/download"
+V13 = f"{KSERVE}/v0.13.1/kserve.yaml"
+
+
+@dataclass
+class Ctx:
+    """What a case may use: its own directory, the real mirror, a faulty HTTP mirror."""
+
+    tmp: Path
+    upstream: Path
+    http: MirrorServer
+    env: dict[str, str] = field(default_factory=dict)
+    api: str = ""
+
+    def path(self, name: str) -> Path:
+        return self.tmp / name
+
+
+@dataclass
+class Case:
+    kind: str
+    name: str
+    args: Callable[[Ctx], list[str]]
+    code: int
+    culprit: Callable[[Ctx], str]
+    setup: Callable[[Ctx], None] = lambda c: None
+    fetches: bool = False  # the fault is in the sources: downloads are expected
+    api: str = ""  # run a stand-in API server in this mode
+
+
+def _const(text: str) -> Callable[[Ctx], str]:
+    return lambda c: text
+
+
+def _write(name: str, data: bytes) -> Callable[[Ctx], None]:
+    def setup(c: Ctx) -> None:
+        if name.endswith("/"):
+            c.path(name).mkdir()
+        else:
+            c.path(name).write_bytes(data)
+
+    return setup
+
+
+def _param_case(case: tuple[str, list[str], dict[str, bytes], dict[str, str], str]) -> Case:
+    name, args, files, env, culprit = case
+
+    def setup(c: Ctx) -> None:
+        for fname, data in files.items():
+            _write(fname, data)(c)
+        c.env.update(env)
+
+    return Case(
+        "parameters" if not files else "values files",
+        name,
+        lambda c: [a.replace("{d}", str(c.tmp)) for a in args],
+        2,
+        _const(culprit),
+        setup,
+    )
+
+
+def _dir_mirror(mutate: Callable[[bytes], bytes]) -> Callable[[Ctx], None]:
+    def setup(c: Ctx) -> None:
+        for v in ("v0.13.1",):
+            for f in ("kserve.yaml", "kserve-cluster-resources.yaml"):
+                src = c.upstream / KSERVE / v / f
+                dest = c.path("mirror") / KSERVE / v / f
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                data = src.read_bytes()
+                dest.write_bytes(mutate(data) if f == "kserve.yaml" else data)
+
+    return setup
+
+
+def _flip(data: bytes) -> bytes:
+    return data[:100] + bytes([data[100] ^ 1]) + data[101:]
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+BAD_NAME_YAML = b"""\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: inferenceservice-config, namespace: kserve}
+data:
+  deploy: '{"defaultDeploymentMode": "Serverless"}'
+  ingress: '{"ingressGateway": "knative-serving/knative-ingress-gateway"}'
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ../../etc/x, namespace: kserve}
+data: {a: b}
+"""
+
+
+CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
+    # -- more parameters and flags
+    Case("parameters", "retries out of range", lambda c: ["--retries", "99"], 2, _const("--retries")),
+    Case(
+        "parameters",
+        "conflicting output flags",
+        lambda c: ["--emit-kustomization", str(c.path("out"))],
+        2,
+        _const("different directories"),
+    ),
+    Case(
+        "parameters",
+        "credentials file missing",
+        lambda c: ["--set", "modelNamespaces=models", "--set", f"bucket.credentialsFile={c.path('creds')}"],
+        2,
+        _const("bucket.credentialsFile"),
+    ),
+    Case(
+        "parameters",
+        "credentials file without the secret key",
+        lambda c: ["--set", "modelNamespaces=models", "--set", f"bucket.credentialsFile={c.path('creds')}"],
+        2,
+        _const("AWS_SECRET_ACCESS_KEY"),
+        _write("creds", b"AWS_ACCESS_KEY_ID=AKIAXXXX\n"),
+    ),
+    Case(
+        "parameters",
+        "only one AWS variable",
+        lambda c: ["--set", "modelNamespaces=models"],
+        2,
+        _const("AWS_SECRET_ACCESS_KEY"),
+        lambda c: c.env.update({"AWS_ACCESS_KEY_ID": "AKIAONLY"}),
+    ),
+    Case(
+        "parameters",
+        "bad model namespace",
+        lambda c: ["--set", "modelNamespaces=Models_1"],
+        2,
+        _const("modelNamespaces[0]"),
+    ),
+    # -- values files beyond the parameter catalogue
+    Case(
+        "values files",
+        "billion laughs alias bomb",
+        lambda c: ["-f", str(c.path("v.yaml"))],
+        2,
+        _const("aliases are not allowed"),
+        _write(
+            "v.yaml",
+            b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\ningress:\n  hosts: [*c, *c, *c, *c]\n",
+        ),
+    ),
+    Case(
+        "values files",
+        "50 MB values file",
+        lambda c: ["-f", str(c.path("big.yaml"))],
+        2,
+        _const("big.yaml"),
+        _write("big.yaml", b"# padding\n" * (5 * 1024 * 1024)),
+    ),
+    # -- sources
+    Case(
+        "sources",
+        "tampered asset",
+        lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
+        1,
+        _const("sha256 mismatch"),
+        _dir_mirror(_flip),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "truncated asset",
+        lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
+        1,
+        _const("sha256 mismatch"),
+        _dir_mirror(lambda d: d[: len(d) // 2]),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "404 from the mirror",
+        lambda c: ["--version", "v0.13.1", "--mirror", c.http.url],
+        1,
+        _const("HTTP 404"),
+        lambda c: c.http.fault_always("/" + V13, 404),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "500 forever",
+        lambda c: ["--version", "v0.13.1", "--mirror", c.http.url, "--retries", "1"],
+        1,
+        _const("HTTP 500"),
+        lambda c: c.http.fault_always("/" + V13, 500),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "connection refused",
+        lambda c: ["--mirror", f"http://127.0.0.1:{_free_port()}", "--retries", "0"],
+        1,
+        _const("connection failed"),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "slow server beyond the timeout",
+        lambda c: [
+            "--version",
+            "v0.13.1",
+            "--mirror",
+            c.http.url,
+            "--retries",
+            "0",
+            "--fetch-timeout",
+            "0.5",
+        ],
+        1,
+        _const("no answer within 0.5s"),
+        lambda c: c.http.fault_always("/" + V13, "hang"),
+        fetches=True,
+    ),
+    Case(
+        "sources",
+        "mirror directory missing",
+        lambda c: ["--mirror", str(c.path("nowhere"))],
+        2,
+        _const("--mirror"),
+    ),
+    Case(
+        "sources",
+        "resource URL without digest",
+        lambda c: ["--set", "kustomize.resources=https://example.com/kserve.yaml"],
+        2,
+        _const("has no digest"),
+    ),
+    Case(
+        "sources",
+        "file:// resource",
+        lambda c: ["--set", "kustomize.resources=file:///etc/passwd"],
+        2,
+        _const("kustomize.resources[0]"),
+    ),
+    Case(
+        "sources",
+        "relative path escaping the mirror",
+        lambda c: ["--set", "kustomize.resources=../../../etc/passwd"],
+        2,
+        _const("kustomize.resources[0]"),
+    ),
+    Case(
+        "sources",
+        "URL path escaping the mirror",
+        lambda c: [
+            "--allow-unpinned",
+            "--set",
+            "kustomize.resources=https://example.com/a/%2e%2e/%2e%2e/etc/passwd",
+        ],
+        2,
+        _const("escapes the mirror"),
+    ),
+    # -- output
+    Case("output", "-o names a file", lambda c: [], 2, _const("not a directory"), _write("out", b"x")),
+    Case(
+        "output",
+        "-o names a non-empty directory",
+        lambda c: [],
+        2,
+        _const("not empty"),
+        lambda c: (c.path("out").mkdir(), (c.path("out") / "keep").write_text("x")),
+    ),
+    Case(
+        "output",
+        "-o in an unwritable place",
+        lambda c: ["-o", "/proc/kserve-installer-out"],
+        2,
+        _const("cannot write"),
+    ),
+    # -- objects
+    Case(
+        "objects",
+        "object name escaping the output tree",
+        lambda c: [
+            "--mirror",
+            c.http.url,
+            "--set",
+            "kustomize.resources=https://example.com/evil.yaml#sha256="
+            + hashlib.sha256(BAD_NAME_YAML).hexdigest(),
+        ],
+        2,
+        _const("../../etc/x"),
+        lambda c: _place(c, "example.com/evil.yaml", BAD_NAME_YAML),
+        fetches=True,
+    ),
+    # -- cluster
+    Case(
+        "cluster",
+        "kubeconfig file missing",
+        lambda c: ["deploy", "--kubeconfig", str(c.path("nope"))],
+        2,
+        _const("--kubeconfig"),
+    ),
+    Case(
+        "cluster",
+        "kubeconfig without contexts",
+        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("no usable kubeconfig"),
+        _write("kc", b"apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"),
+    ),
+    Case(
+        "cluster",
+        "unreachable API server",
+        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("cannot reach the API server"),
+        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+    ),
+    Case(
+        "cluster",
+        "forbidden",
+        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("forbidden"),
+        api="forbidden",
+        fetches=True,
+    ),
+    Case(
+        "cluster",
+        "conflict with another field manager",
+        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("Namespace/kserve"),
+        api="conflict",
+        fetches=True,
+    ),
+    Case(
+        "cluster",
+        "diff against an unreachable API server",
+        lambda c: ["diff", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("cannot reach the API server"),
+        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+    ),
+]
+
+
+def _place(c: Ctx, rel: str, data: bytes) -> None:
+    dest = c.http.root / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+
+
+@pytest.fixture
+def scratch_mirror(tmp_path: Path, upstream: Path) -> Path:
+    """A copy of the mirror the case may add files to."""
+    root = tmp_path / "http-mirror"
+    shutil.copytree(upstream / "github.com", root / "github.com")
+    return root
+
+
+@pytest.mark.parametrize("case", CATALOGUE, ids=[f"{c.kind}: {c.name}" for c in CATALOGUE])
+def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: Path) -> None:
+    with serve(scratch_mirror) as http:
+        c = Ctx(tmp_path, upstream, http)
+        case.setup(c)
+        out = c.path("out")
+        args = case.args(c)
+        if args and args[0] in ("deploy", "diff"):
+            command, rest = args[0], args[1:]
+        else:
+            command, rest = "render", ["-o", str(out), *args]
+        if "--mirror" not in rest:
+            rest += ["--mirror", str(upstream)]
+        env = {
+            "INSTALLER_CACHE_DIR": str(c.path("cache")),
+            "INSTALLER_BUILD_DIR": str(c.path("built")),
+            **c.env,
+        }
+        before = (
+            sorted(p.name for p in out.iterdir())
+            if out.is_dir()
+            else (out.read_bytes() if out.exists() else None)
+        )
+        if case.api:
+            with fake_apiserver.serve(case.api) as api:
+                fake_apiserver.kubeconfig(api, c.path("kc"))
+                res = run_cli(command, *rest, env=env)
+        else:
+            res = run_cli(command, *rest, env=env)
+        lines = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+        assert res.code == case.code, res.stderr
+        assert len(lines) == 1, res.stderr
+        assert lines[-1] == res.stderr.strip().splitlines()[-1], "the error is the last line"
+        assert case.culprit(c) in lines[0], lines[0]
+        assert "Traceback" not in res.stderr + res.stdout
+        if command == "render":
+            assert res.stdout == ""
+            after = (
+                sorted(p.name for p in out.iterdir())
+                if out.is_dir()
+                else (out.read_bytes() if out.exists() else None)
+            )
+            assert after == before, "the output is unchanged"
+            assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary tree left"
+        if not case.fetches:
+            assert http.requests == [], "nothing may be fetched"
+            assert not (c.path("cache") / "sha256").exists()
+        if case.kind == "parameters" or case.kind == "values files":
+            assert not c.path("built").exists()
+
+
+def test_catalogue_size() -> None:
+    kinds = Counter(c.kind for c in CATALOGUE)
+    assert len(CATALOGUE) >= 40, kinds
+    assert set(kinds) == {"parameters", "values files", "sources", "output", "objects", "cluster"}
