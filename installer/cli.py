@@ -22,6 +22,7 @@ from installer import __version__, locations, params, pipeline, versions, yamlio
 from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError, UsageError
 from installer.lock import Lock, load_lock, save_lock
 from installer.objects import PHASES
+from installer.overlays import require_overlay
 from installer.pin import pin_version
 from installer.render import credentials_for, render
 from installer.sinks.gitops import write_gitops, write_kustomization
@@ -113,7 +114,7 @@ def fetch_options(func: F) -> F:
 
 def resolve_params(ctx: _Context, kw: dict[str, Any]) -> params.Parameters:
     use_env = bool(kw.get("from_env")) or "HUB_COMPONENT" in os.environ
-    return params.resolve(
+    resolved = params.resolve(
         lock=ctx.lock,
         values_files=kw.get("values_files", ()),
         set_args=kw.get("set_args", ()),
@@ -125,6 +126,8 @@ def resolve_params(ctx: _Context, kw: dict[str, Any]) -> params.Parameters:
         use_env=use_env,
         allow_unpinned=bool(kw.get("allow_unpinned")),
     )
+    require_overlay(resolved)
+    return resolved
 
 
 def fetch_settings(kw: dict[str, Any]) -> FetchSettings:

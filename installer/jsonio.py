@@ -7,6 +7,7 @@ library that is ~0.15 s of a ~0.2 s warm render, with orjson ~0.03 s.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import orjson
@@ -22,5 +23,16 @@ def dumps(obj: Any) -> bytes:
 
 
 def digest(obj: Any, salt: str = "") -> str:
-    """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests."""
-    return hashlib.sha256(salt.encode() + orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests.
+
+    Input not yet validated may hold what orjson refuses (integers beyond 64 bits, non-string
+    keys): the standard library encodes those.
+    """
+    try:
+        data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        try:
+            data = json.dumps(obj, sort_keys=True, default=repr, separators=(",", ":")).encode()
+        except (TypeError, ValueError):  # e.g. keys of mixed types cannot be sorted
+            data = repr(obj).encode()
+    return hashlib.sha256(salt.encode() + data).hexdigest()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from installer import jsonio, locations, versions, yamlio
-from installer.errors import BuildError
+from installer.errors import BuildError, ParameterError
 from installer.params import Parameters
 
 CONFIG_FILE = "inferenceservice-config.yaml"
@@ -62,6 +62,16 @@ def template_context(params: Parameters) -> dict[str, Any]:
         canonical_mode=params.canonical_mode,
     )
     return ctx
+
+
+def require_overlay(params: Parameters, root: Path | None = None) -> None:
+    """Refuse (exit 2, before anything is fetched) a mode this installation has no overlay for."""
+    name = MODE_DIRS[params.canonical_mode]
+    if not ((root or locations.overlays_dir()) / name).is_dir():
+        raise ParameterError(
+            "kserve.deploymentMode",
+            f"{params.mode} is not available: this installation has no overlays/{name}",
+        )
 
 
 def render_overlay(params: Parameters, root: Path | None = None) -> Overlay:

@@ -96,10 +96,15 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+CREDENTIALS_FILE = Path(__file__).resolve().parent / "data" / "s3-credentials.env"
+
+
 def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
     """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)."""
     resources = ",".join(f"{a.url}#sha256={a.sha256}" for a in lock.assets("kserve", version))
     return [
+        "modelNamespaces=models,team-b",
+        f"bucket.credentialsFile={CREDENTIALS_FILE}",
         "kserve.namespace=ml-serving",
         f"kserve.version={version}",
         f"kserve.deploymentMode={mode}",

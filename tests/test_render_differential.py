@@ -40,7 +40,7 @@ def test_emitted_kustomization_builds_to_the_render(
         flags={"kserve.version": ("--version", version), "kserve.deploymentMode": ("--mode", mode)},
     )
     rendered = render(p, lock, FetchSettings(mirror=str(upstream)))
-    write_kustomization(tmp_path / "k", rendered.tree, rendered.built, force=False)
+    write_kustomization(tmp_path / "k", rendered.tree, rendered.built, force=False, include_secrets=True)
     assert differences(rendered.objects, kubectl_kustomize(tmp_path / "k")) == []
     # The GitOps tree builds to the same objects too.
     write_gitops(tmp_path / "g", rendered.phases, force=False, sync_waves=False)

@@ -41,17 +41,41 @@ def write_atomically(path: Path, fill: Callable[[Path], None], force: bool, what
     try:
         os.chmod(tmp, 0o755)
         fill(tmp)
-        old = None
         if path.exists():
+            if exchange(tmp, path):
+                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old tree
+                return
             old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.old-"))
             os.rmdir(old)
             path.rename(old)
-        tmp.rename(path)
-        if old is not None:
+            tmp.rename(path)
             shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported.
+
+    With two renames there is a moment when the target does not exist at all; a process killed
+    then would leave neither the old tree nor the new one.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return int(fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)) == 0
 
 
 def safe_name(*parts: str) -> str:
