@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 import click
 
 from installer import __version__, locations, params, pipeline, versions, yamlio
-from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError, UsageError
+from installer.errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    InstallerError,
+    ParameterError,
+    PrerequisiteError,
+    UsageError,
+)
 from installer.lock import Lock, load_lock, save_lock
 from installer.objects import PHASES
 from installer.overlays import require_overlay
@@ -333,6 +340,12 @@ def _connect(kw: dict[str, Any]) -> Any:
 @parameter_options
 @fetch_options
 @cluster_options
+@click.option(
+    "--skip-checks",
+    is_flag=True,
+    envvar="INSTALLER_SKIP_CHECKS",
+    help="Do not check prerequisites (cert-manager; Knative and Istio for Serverless).",
+)
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: validate everything, change nothing.")
 @click.option("--force-conflicts", is_flag=True, help="Take ownership of fields another field manager set.")
 @click.option(
@@ -348,15 +361,38 @@ def _connect(kw: dict[str, Any]) -> Any:
 )
 @_pass
 def deploy_cmd(
-    ctx: _Context, dry_run: bool, force_conflicts: bool, wait: bool, wait_timeout: float, **kw: Any
+    ctx: _Context,
+    skip_checks: bool,
+    dry_run: bool,
+    force_conflicts: bool,
+    wait: bool,
+    wait_timeout: float,
+    **kw: Any,
 ) -> None:
     """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
+    resolved = resolve_params(ctx, kw)
+    changes = run_deploy(ctx, resolved, kw, skip_checks, dry_run, force_conflicts, wait, wait_timeout)
+    click.echo(("dry run: " if dry_run else "") + changes.summary())
+
+
+def run_deploy(
+    ctx: _Context,
+    resolved: params.Parameters,
+    kw: dict[str, Any],
+    skip_checks: bool,
+    dry_run: bool = False,
+    force_conflicts: bool = False,
+    wait: bool = False,
+    wait_timeout: float = 300.0,
+) -> Any:
+    """Connect, check prerequisites, render, deploy: shared by `deploy` and the hubctl hook."""
     from installer.cluster.deploy import DeployOptions, deploy
 
-    resolved = resolve_params(ctx, kw)
     settings = fetch_settings(kw)
     credentials = credentials_for(resolved)
     cluster = _connect(kw)  # before rendering: a cluster that cannot be reached fails fast
+    if not skip_checks:
+        require_prerequisites(cluster, resolved)
     rendered = render(resolved, ctx.lock, settings, credentials=credentials)
     opts = DeployOptions(
         instance=resolved.namespace,
@@ -368,8 +404,94 @@ def deploy_cmd(
         wait=wait,
         timeout=wait_timeout,
     )
-    changes = deploy(cluster, rendered.phases, resolved.namespace, opts)
-    click.echo(("dry run: " if dry_run else "") + changes.summary())
+    return deploy(cluster, rendered.phases, resolved.namespace, opts)
+
+
+def require_prerequisites(cluster: Any, resolved: params.Parameters) -> None:
+    from installer.hubctl import missing_prerequisites
+
+    missing = missing_prerequisites(cluster, resolved)
+    if missing:
+        raise PrerequisiteError(f"{resolved.mode} needs: {'; '.join(missing)} (or pass --skip-checks)")
+
+
+@cli.command("check")
+@parameter_options
+@cluster_options
+@_pass
+def check_cmd(ctx: _Context, **kw: Any) -> None:
+    """Check the prerequisites of the chosen mode on the cluster; exit 1 listing what is missing."""
+    resolved = resolve_params(ctx, kw)
+    require_prerequisites(_connect(kw), resolved)
+    click.echo(f"prerequisites of {resolved.mode}: all present")
+
+
+@cli.group("hubctl")
+def hubctl_group() -> None:
+    """hubctl component support."""
+
+
+@hubctl_group.command("component")
+def hubctl_component_cmd() -> None:
+    """Print hub-component.yaml, generated from the parameter schema."""
+    from installer.hubctl import component_yaml
+
+    click.echo(component_yaml(), nl=False)
+
+
+@cli.command("hook")
+@click.argument("verb", type=click.Choice(["pre-deploy", "deploy", "undeploy", "post-undeploy"]))
+@_pass
+def hook_cmd(ctx: _Context, verb: str) -> None:
+    """Run as hubctl runs the component: parameters from its environment variables only.
+
+    \b
+    pre-deploy     validate parameters, fetch and pre-build, render, check prerequisites
+    deploy         deploy, then print the Outputs: block
+    undeploy       delete what deploy recorded (INSTALLER_FORCE=true to delete with models present)
+    post-undeploy  verify nothing of ours remains
+    Environment: INSTALLER_MIRROR, INSTALLER_SKIP_CHECKS=true, KUBECONFIG, HUB_COMPONENT_DIR.
+    """
+    from installer.hubctl import outputs_block
+
+    kw: dict[str, Any] = {"from_env": True, "mirror": os.environ.get("INSTALLER_MIRROR") or None}
+    resolved = resolve_params(ctx, kw)
+    skip = os.environ.get("INSTALLER_SKIP_CHECKS", "").lower() in ("1", "true", "yes")
+    if verb == "pre-deploy":
+        settings = fetch_settings(kw)
+        credentials = credentials_for(resolved)
+        rendered = render(resolved, ctx.lock, settings, credentials=credentials)
+        out_dir = Path(os.environ.get("HUB_COMPONENT_DIR") or ".") / ".installer"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / "rendered.yaml"
+        target.write_text(to_yaml(without_secrets(rendered.objects, False), rendered.built.text_index()))
+        if not skip:
+            require_prerequisites(_connect(kw), resolved)
+        click.echo(f"pre-deploy: {len(rendered.objects)} objects rendered to {target}")
+    elif verb == "deploy":
+        changes = run_deploy(ctx, resolved, kw, skip_checks=skip)
+        click.echo(changes.summary())
+        click.echo(outputs_block(resolved), nl=False)
+    elif verb == "undeploy":
+        from installer.cluster.deploy import undeploy
+
+        force = os.environ.get("INSTALLER_FORCE", "").lower() in ("1", "true", "yes")
+        click.echo(f"deleted {len(undeploy(_connect(kw), resolved.namespace, force=force))} objects")
+    else:
+        from installer.cluster.client import Ref
+
+        cluster = _connect(kw)
+        rendered = render(resolved, ctx.lock, fetch_settings(kw), credentials=credentials_for(resolved))
+        left = [
+            str(Ref.of(o))
+            for o in rendered.objects
+            if o["kind"] != "CustomResourceDefinition" and cluster.get(Ref.of(o)) is not None
+        ]
+        if left:
+            raise PrerequisiteError(
+                f"post-undeploy: {len(left)} objects of ours remain: {', '.join(left[:5])}"
+            )
+        click.echo("post-undeploy: nothing of ours remains")
 
 
 @cli.command("diff")

@@ -74,3 +74,7 @@ class OutputError(InstallerError):
     """The output location cannot be written safely."""
 
     exit_code = EXIT_USAGE
+
+
+class PrerequisiteError(InstallerError):
+    """The cluster lacks something the chosen mode needs (cert-manager, Knative, Istio)."""
