@@ -18,6 +18,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _as_in_a_terminal() -> None:
+    # A job started in the background inherits SIGINT as ignored (and Python then installs no
+    # KeyboardInterrupt handler); Ctrl-C in a terminal has the default disposition. Restore it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def render_cmd(out: Path, upstream: Path, namespace: str) -> list[str]:
     return [
         sys.executable,
@@ -60,6 +66,7 @@ def test_interrupted_render_leaves_old_or_new(sig: signal.Signals, tmp_path: Pat
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_as_in_a_terminal,
         )
         time.sleep(delay)
         proc.send_signal(sig)
