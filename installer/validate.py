@@ -64,8 +64,8 @@ def validate_objects(
     crd_schemas = _crd_schemas(objs)
     pending: list[tuple[str, Obj]] = []
     for obj in objs:
-        if obj.get("kind") == "Secret":
-            pending.append(("", obj))  # never digest secret values into a file; Secrets are cheap to check
+        if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
+            pending.append(("", obj))  # never digest secret values into a file: checked every time
             continue
         d = _digest(obj, salt)
         if d in cache:

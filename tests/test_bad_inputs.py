@@ -346,8 +346,16 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
     ),
     Case(
         "cluster",
-        "forbidden",
+        "prerequisites missing",
         lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        1,
+        _const("needs: cert-manager CRD"),
+        api="conflict",
+    ),
+    Case(
+        "cluster",
+        "forbidden",
+        lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
         1,
         _const("forbidden"),
         api="forbidden",
@@ -356,7 +364,7 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
     Case(
         "cluster",
         "conflict with another field manager",
-        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+        lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
         1,
         _const("Namespace/kserve"),
         api="conflict",
