@@ -74,6 +74,22 @@ def test_no_command_leaks_the_credentials(secret_env: dict[str, str], tmp_path: 
             res = run_cli(*args, env=secret_env)
             assert res.code == 1, res.stderr
             outputs += [res.stdout, res.stderr]
+        res = run_cli("check", "--set", "modelNamespaces=models", "--kubeconfig", str(kc), env=secret_env)
+        assert res.code == 1, res.stderr
+        outputs += [res.stdout, res.stderr]
+    hub_env = {
+        **secret_env,
+        "HUB_COMPONENT": "kserve",
+        "INSTALLER_MIRROR": str(upstream),
+        "INSTALLER_SKIP_CHECKS": "true",
+        "MODEL_NAMESPACES": "models",
+        "HUB_COMPONENT_DIR": str(tmp_path / "hub"),
+    }
+    res = run_cli("hook", "pre-deploy", env=hub_env)
+    assert res.code == 0, res.stderr
+    outputs += [res.stdout, res.stderr, _files_text(tmp_path / "hub")]
+    res = run_cli("hubctl", "component", env=secret_env)
+    outputs += [res.stdout, res.stderr]
     with fake_apiserver.serve("forbidden") as api:
         fake_apiserver.kubeconfig(api, kc)
         res = run_cli("undeploy", "--kubeconfig", str(kc), env=secret_env)
