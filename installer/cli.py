@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -424,6 +425,24 @@ def check_cmd(ctx: _Context, **kw: Any) -> None:
     resolved = resolve_params(ctx, kw)
     require_prerequisites(_connect(kw), resolved)
     click.echo(f"prerequisites of {resolved.mode}: all present")
+
+
+@cli.command("example")
+@click.option("--namespace", "example_namespace", required=True, help="Namespace of the InferenceService.")
+@parameter_options
+@fetch_options
+@_pass
+def example_cmd(ctx: _Context, example_namespace: str, **kw: Any) -> None:
+    """Print an sklearn iris InferenceService for this install, validated against its CRD."""
+    from installer.example import inference_service, validate_example
+
+    resolved = resolve_params(ctx, kw)
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", example_namespace) or len(example_namespace) > 63:
+        raise UsageError(f"--namespace {example_namespace!r} is not a DNS-1123 label")
+    built = pipeline.prebuilt(resolved, ctx.lock, fetch_settings(kw))
+    obj = inference_service(example_namespace, resolved)
+    validate_example(obj, built.phases.get("crds") or [])
+    click.echo(yamlio.dump(obj), nl=False)
 
 
 @cli.group("hubctl")

@@ -230,6 +230,7 @@ def _file_name(index: int, obj: Obj) -> str:
     return f"patches/{index:03d}-{slug}.yaml"
 
 
+RUNTIMES_FILE = "namespace-runtimes.yaml"
 S3_SECRET = "kserve-s3-credentials"
 S3_SERVICE_ACCOUNT = "kserve-s3"
 SECRETS_FILE = "secrets.yaml"
@@ -288,6 +289,45 @@ def model_namespace_objects(params: Parameters, creds: S3Credentials | None) -> 
     return accounts, secrets
 
 
+def namespace_runtimes(objs: list[Obj], params: Parameters) -> list[Obj]:
+    """Every ClusterServingRuntime as a ServingRuntime (same spec) in each model namespace.
+
+    For platforms that allow no cluster-scoped runtimes (OpenDataHub): the spec is copied as
+    rendered, images already pointing at ``images.registry`` when it is set.
+    """
+    registry = params["images.registry"]
+    out: list[Obj] = []
+    for obj in objs:
+        if obj.get("kind") != "ClusterServingRuntime":
+            continue
+        spec = json.loads(json.dumps(obj.get("spec") or {}))
+        if registry:
+            for path, text in list(_walk_strings(spec)):
+                if path and path[-1] == "image" and text:
+                    node: Any = spec
+                    for p in path[:-1]:
+                        node = node[p]
+                    node[path[-1]] = relocate_image(text, registry)
+        meta = obj.get("metadata") or {}
+        for ns in params["modelNamespaces"]:
+            out.append(
+                {
+                    "apiVersion": obj["apiVersion"],
+                    "kind": "ServingRuntime",
+                    "metadata": {
+                        "name": meta["name"],
+                        "namespace": ns,
+                        "labels": {
+                            **(meta.get("labels") or {}),
+                            "app.kubernetes.io/managed-by": "kserve-installer",
+                        },
+                    },
+                    "spec": spec,
+                }
+            )
+    return out
+
+
 def configure(
     objs: list[Obj],
     params: Parameters,
@@ -310,9 +350,24 @@ def configure(
     entries: list[dict[str, Any]] = []
     patch_files: dict[str, str] = {}
     config_digest: str | None = None
+    per_namespace = params["runtimes.scope"] == "namespace"
     for obj in objs:
-        ops = _object_ops(obj, registry, source_namespace, new_ns, cluster_kinds)
         meta = obj.get("metadata") or {}
+        if per_namespace and obj.get("kind") == "ClusterServingRuntime":
+            name = _file_name(len(entries), obj)
+            delete = {
+                "$patch": "delete",
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "metadata": {
+                    "name": meta["name"],
+                    **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
+                },
+            }
+            patch_files[name] = yamlio.dump(delete)
+            entries.append({"path": name})
+            continue
+        ops = _object_ops(obj, registry, source_namespace, new_ns, cluster_kinds)
         if obj.get("kind") == "ConfigMap" and meta.get("name") == CONFIGMAP:
             values, changes = configure_configmap(
                 obj.get("data") or {}, settings, registry, source_namespace, new_ns
@@ -360,6 +415,11 @@ def configure(
         patch_files["namespace.yaml"] = yamlio.dump(ns_obj)
         resources.append("namespace.yaml")
         result.namespace_object = ns_obj
+    if per_namespace:
+        runtimes = namespace_runtimes(objs, params)
+        if runtimes:
+            patch_files[RUNTIMES_FILE] = yamlio.dump_all(runtimes)
+            resources.append(RUNTIMES_FILE)
     accounts, secrets = model_namespace_objects(params, credentials)
     if accounts:
         patch_files[MODEL_NAMESPACES_FILE] = yamlio.dump_all(accounts)

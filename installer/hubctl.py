@@ -37,6 +37,8 @@ def _hub_value(leaf: params.Leaf) -> str | None:
         return None
     if isinstance(default, list):
         return " ".join(map(str, default))
+    if isinstance(default, bool):
+        return "true" if default else "false"
     return str(default)
 
 

@@ -104,6 +104,8 @@ def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
     resources = ",".join(f"{a.url}#sha256={a.sha256}" for a in lock.assets("kserve", version))
     return [
         "modelNamespaces=models,team-b",
+        "runtimes.scope=namespace",
+        "mesh.sidecarInjection=true",
         f"bucket.credentialsFile={CREDENTIALS_FILE}",
         "kserve.namespace=ml-serving",
         f"kserve.version={version}",

@@ -41,7 +41,8 @@ def test_every_parameter_both_ways() -> None:
         if default in (None, []):
             assert "value" not in entry and entry.get("empty") == "allow", key
         else:
-            assert entry["value"] == (" ".join(default) if isinstance(default, list) else str(default)), key
+            expected = " ".join(default) if isinstance(default, list) else str(default)
+            assert entry["value"] == (expected.lower() if isinstance(default, bool) else expected), key
         assert entry["brief"] == leaf.brief
     assert manifest["requires"] == ["kubernetes"] and manifest["kind"] == "component"
     assert [o["name"] for o in manifest["outputs"]] == [name for name, _ in OUTPUTS]

@@ -54,3 +54,69 @@ def test_credentials_sources() -> None:
     assert load_credentials(None, env={}) is None
     with pytest.raises(ParameterError, match="AWS_SECRET_ACCESS_KEY"):
         load_credentials(None, env={"AWS_ACCESS_KEY_ID": "a"})
+
+
+VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_namespace_scoped_runtimes(version: str, lock: Lock, upstream: object, session_env: object) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from installer.render import render
+    from installer.sources import FetchSettings
+
+    p = params.resolve(
+        lock=lock,
+        set_args=[f"kserve.version={version}", "modelNamespaces=models,team-b", "runtimes.scope=namespace"],
+    )
+    rendered = render(
+        p, lock, FetchSettings(mirror=str(upstream))
+    )  # validates every object, runtimes included
+    assets = lock.assets("kserve", version)
+    text = (Path(str(upstream)) / assets[-1].url.removeprefix("https://")).read_text()
+    upstream_csrs = {
+        d["metadata"]["name"]: d["spec"]
+        for d in yaml.safe_load_all(text)
+        if d and d["kind"] == "ClusterServingRuntime"
+    }
+    assert upstream_csrs
+    assert not [o for o in rendered.objects if o["kind"] == "ClusterServingRuntime"]
+    for ns in ("models", "team-b"):
+        got = {
+            o["metadata"]["name"]: o["spec"]
+            for o in rendered.objects
+            if o["kind"] == "ServingRuntime" and o["metadata"]["namespace"] == ns
+        }
+        assert got == upstream_csrs
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("mode", ["RawDeployment", "Serverless"])
+def test_example_passes_the_crd_schema(
+    version: str, mode: str, lock: Lock, upstream: object, session_env: object
+) -> None:
+    from installer.example import MESH_ANNOTATIONS, inference_service, validate_example
+    from installer.pipeline import prebuilt
+    from installer.sources import FetchSettings
+    from installer.validate import ValidationError
+
+    p = params.resolve(
+        lock=lock,
+        set_args=[
+            f"kserve.version={version}",
+            f"kserve.deploymentMode={mode}",
+            "modelNamespaces=models",
+            "mesh.sidecarInjection=true",
+        ],
+    )
+    crds = prebuilt(p, lock, FetchSettings(mirror=str(upstream))).phases["crds"]
+    obj = inference_service("models", p)
+    validate_example(obj, crds)
+    assert obj["spec"]["predictor"]["serviceAccountName"] == S3_SERVICE_ACCOUNT
+    assert MESH_ANNOTATIONS.items() <= obj["metadata"]["annotations"].items()
+    broken = {**obj, "spec": {"predictor": {"model": {"modelFormat": "sklearn"}}}}
+    with pytest.raises(ValidationError, match="modelFormat"):
+        validate_example(broken, crds)
