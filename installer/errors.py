@@ -27,6 +27,14 @@ class InstallerError(Exception):
         return str(self.args[0])
 
 
+def root_cause(exc: BaseException, limit: int = 300) -> str:
+    """The innermost cause of a library error (the readable one), on one line, bounded."""
+    while exc.__context__ is not None and not isinstance(exc, OSError):
+        exc = exc.__context__
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class UsageError(InstallerError):
     """Bad command-line usage: conflicting or malformed options."""
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from installer import versions
-from installer.errors import FetchError, IntegrityError, LockError, UsageError
+from installer.errors import FetchError, IntegrityError, LockError, UsageError, root_cause
 from installer.lock import Asset, Lock
 
 if TYPE_CHECKING:  # requests costs ~0.1 s to import; a warm render never downloads
@@ -258,7 +258,7 @@ def _stream(url: str, settings: FetchSettings, session: requests.Session, out: B
     except requests.Timeout:
         raise _TransientError(f"no answer within {settings.read_timeout:g}s") from None
     except requests.ConnectionError as exc:
-        raise _TransientError(f"connection failed: {_reason(exc)}") from None
+        raise _TransientError(f"connection failed: {root_cause(exc)}") from None
     with resp:
         if resp.status_code >= 500 or resp.status_code == 429:
             raise _TransientError(f"HTTP {resp.status_code}")
@@ -274,7 +274,7 @@ def _stream(url: str, settings: FetchSettings, session: requests.Session, out: B
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             # urllib3 enforces Content-Length: a body cut short surfaces here.
             raise _TransientError(
-                f"body cut short after {received} bytes: {_reason(exc)}", h.hexdigest()
+                f"body cut short after {received} bytes: {root_cause(exc)}", h.hexdigest()
             ) from None
         except requests.Timeout:
             raise _TransientError(
@@ -284,14 +284,6 @@ def _stream(url: str, settings: FetchSettings, session: requests.Session, out: B
         if expected and expected.isdigit() and int(expected) != received:
             raise _TransientError(f"truncated: received {received} of {expected} bytes", h.hexdigest())
         return h.hexdigest()
-
-
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests/urllib3 error, which is the readable one."""
-    while exc.__context__ is not None and not isinstance(exc, OSError):
-        exc = exc.__context__
-    text = str(exc) or type(exc).__name__
-    return text if len(text) < 200 else text[:200] + "..."
 
 
 def fetch_all(

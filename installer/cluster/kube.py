@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from installer.cluster.client import FIELD_MANAGER, ClusterError, NotFoundError, Ref, status_error
+from installer.errors import root_cause
 from installer.objects import Obj
 
 
@@ -50,7 +51,7 @@ class KubernetesCluster:
             try:
                 self._dynamic = dynamic.DynamicClient(self.api)
             except Exception as exc:
-                raise ClusterError(f"API discovery failed at {self.server}: {_reason(exc)}") from None
+                raise ClusterError(f"API discovery failed at {self.server}: {root_cause(exc)}") from None
         return self._dynamic
 
     @property
@@ -66,7 +67,7 @@ class KubernetesCluster:
         except ApiException as exc:  # it answered, and said no
             raise status_error(int(exc.status or 0), exc.body, f"API server {self.server}") from None
         except Exception as exc:
-            raise ClusterError(f"cannot reach the API server at {self.server}: {_reason(exc)}") from None
+            raise ClusterError(f"cannot reach the API server at {self.server}: {root_cause(exc)}") from None
 
     def _resource(self, api_version: str, kind: str) -> Any:
         from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -91,7 +92,7 @@ class KubernetesCluster:
         except (ApiException, DynamicApiError) as exc:
             raise status_error(int(getattr(exc, "status", 0) or 0), getattr(exc, "body", ""), what) from None
         except Exception as exc:
-            raise ClusterError(f"{what}: {self.server}: {_reason(exc)}") from None
+            raise ClusterError(f"{what}: {self.server}: {root_cause(exc)}") from None
 
     def get(self, ref: Ref) -> Obj | None:
         try:
@@ -132,9 +133,3 @@ class KubernetesCluster:
         except NotFoundError:
             return []
         return [dict(item) for item in got.to_dict().get("items", [])]
-
-
-def _reason(exc: BaseException) -> str:
-    while exc.__context__ is not None and not isinstance(exc, OSError):
-        exc = exc.__context__
-    return " ".join((str(exc) or type(exc).__name__).split())[:300]
