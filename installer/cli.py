@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +55,13 @@ class _Context:
         return self._lock
 
 
+def _apply_decorators(func: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
+    """Apply a group of click options in the order they are listed (as if stacked above ``func``)."""
+    for d in reversed(decorators):
+        func = d(func)
+    return func
+
+
 def parameter_options(func: F) -> F:
     """Options that feed :func:`installer.params.resolve`, shared by every command that renders."""
     decorators = [
@@ -86,9 +93,7 @@ def parameter_options(func: F) -> F:
             help="Fetch assets that the lock does not pin, printing their digests.",
         ),
     ]
-    for d in reversed(decorators):
-        func = d(func)
-    return func
+    return _apply_decorators(func, decorators)
 
 
 def fetch_options(func: F) -> F:
@@ -115,9 +120,7 @@ def fetch_options(func: F) -> F:
             help="Retries on connection errors and HTTP 5xx.",
         ),
     ]
-    for d in reversed(decorators):
-        func = d(func)
-    return func
+    return _apply_decorators(func, decorators)
 
 
 def resolve_params(ctx: _Context, kw: dict[str, Any]) -> params.Parameters:
@@ -323,9 +326,7 @@ def cluster_options(func: F) -> F:
         ),
         click.option("--context", default=None, help="Kubeconfig context."),
     ]
-    for d in reversed(decorators):
-        func = d(func)
-    return func
+    return _apply_decorators(func, decorators)
 
 
 def _connect(kw: dict[str, Any]) -> Any:

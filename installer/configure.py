@@ -62,6 +62,20 @@ def _walk_strings(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple
         yield path, node
 
 
+def _image_strings(node: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, value) of every non-empty ``image`` field below ``node``."""
+    for path, text in list(_walk_strings(node)):
+        if path and path[-1] == "image" and text:
+            yield path, text
+
+
+def _set_at(root: Any, path: tuple[str | int, ...], value: Any) -> None:
+    node = root
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+
+
 # ---------------------------------------------------------------------------- images
 
 
@@ -170,10 +184,7 @@ def configure_configmap(
                 if path and path[-1] == "kserveIngressGateway" and new.startswith(f"{old_ns}/"):
                     new = f"{new_ns}/{new[len(old_ns) + 1 :]}"
             if new != text:
-                node: Any = doc
-                for p in path[:-1]:
-                    node = node[p]
-                node[path[-1]] = new
+                _set_at(doc, path, new)
                 touched.append(".".join(map(str, path)))
         if touched:
             new_values[key] = json.dumps(doc, indent=4)
@@ -205,11 +216,8 @@ def _object_ops(
                     new = text.replace(f".{old_ns}.svc", f".{new_ns}.svc")
                     ops.append({"op": "replace", "path": _pointer(*path), "value": new})
     if registry and obj.get("kind") != "CustomResourceDefinition":
-        for path, text in _walk_strings(obj):
-            if path and path[-1] == "image" and text:
-                ops.append(
-                    {"op": "replace", "path": _pointer(*path), "value": relocate_image(text, registry)}
-                )
+        for path, text in _image_strings(obj):
+            ops.append({"op": "replace", "path": _pointer(*path), "value": relocate_image(text, registry)})
     return ops
 
 
@@ -302,12 +310,8 @@ def namespace_runtimes(objs: list[Obj], params: Parameters) -> list[Obj]:
             continue
         spec = json.loads(json.dumps(obj.get("spec") or {}))
         if registry:
-            for path, text in list(_walk_strings(spec)):
-                if path and path[-1] == "image" and text:
-                    node: Any = spec
-                    for p in path[:-1]:
-                        node = node[p]
-                    node[path[-1]] = relocate_image(text, registry)
+            for path, text in _image_strings(spec):
+                _set_at(spec, path, relocate_image(text, registry))
         meta = obj.get("metadata") or {}
         for ns in params["modelNamespaces"]:
             out.append(
