@@ -6,12 +6,14 @@ parameters, 1 for failures outside (network, digest, cluster). ``--debug`` adds 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -498,15 +500,23 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
         force = os.environ.get("INSTALLER_FORCE", "").lower() in ("1", "true", "yes")
         click.echo(f"deleted {len(undeploy(_connect(kw), resolved.namespace, force=force))} objects")
     else:
-        from installer.cluster.client import Ref
+        from installer.cluster.deploy import leftovers, wait_for
 
         cluster = _connect(kw)
         rendered = render(resolved, ctx.lock, fetch_settings(kw), credentials=credentials_for(resolved))
-        left = [
-            str(Ref.of(o))
-            for o in rendered.objects
-            if o["kind"] != "CustomResourceDefinition" and cluster.get(Ref.of(o)) is not None
-        ]
+        timeout = float(os.environ.get("INSTALLER_TIMEOUT") or 300)
+        # Deletion is asynchronous: a namespace terminates only once its contents are gone. What
+        # is still there after the timeout is reported below with the rest.
+        with contextlib.suppress(InstallerError):
+            wait_for(
+                "objects being deleted to go",
+                lambda: not leftovers(cluster, rendered.objects)[1],
+                timeout,
+                1.0,
+                time.sleep,
+            )
+        ours, terminating = leftovers(cluster, rendered.objects)
+        left = ours + [f"{t} (still terminating)" for t in terminating]
         if left:
             raise PrerequisiteError(
                 f"post-undeploy: {len(left)} objects of ours remain: {', '.join(left[:5])}"

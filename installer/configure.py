@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import objects, yamlio
-from installer.credentials import S3Credentials
+from installer import modelmesh, objects, yamlio
+from installer.credentials import EtcdCredentials, S3Credentials
 from installer.errors import BuildError
 from installer.objects import Obj
 from installer.params import Parameters, s3_endpoint_parts
@@ -243,6 +243,7 @@ S3_SECRET = "kserve-s3-credentials"
 S3_SERVICE_ACCOUNT = "kserve-s3"
 SECRETS_FILE = "secrets.yaml"
 MODEL_NAMESPACES_FILE = "model-namespaces.yaml"
+MODELMESH_FILE = "modelmesh.yaml"
 
 
 def model_namespace_objects(params: Parameters, creds: S3Credentials | None) -> tuple[list[Obj], list[Obj]]:
@@ -339,6 +340,8 @@ def configure(
     source_namespace: str,
     overlay_dir: str = "overlay",
     credentials: S3Credentials | None = None,
+    extra_secrets: list[Obj] | None = None,
+    etcd: EtcdCredentials | None = None,
 ) -> Configured:
     """Generate the root kustomization (over ``overlay_dir``) that configures the overlay's output."""
     new_ns = params.namespace
@@ -347,6 +350,8 @@ def configure(
     bucket = bucket_settings(params)
     if bucket:
         settings.setdefault("credentials", []).extend(bucket)
+    if not _configmap_keys(objs):
+        settings = {}  # KServe's CRDs alone (ModelMesh without KServe's controller): nothing to set
     scopes = objects.crd_scopes(objs)
     cluster_kinds = {k for k, scope in scopes.items() if scope == "Cluster"}
 
@@ -428,6 +433,12 @@ def configure(
     if accounts:
         patch_files[MODEL_NAMESPACES_FILE] = yamlio.dump_all(accounts)
         resources.append(MODEL_NAMESPACES_FILE)
+    if params.canonical_mode == "ModelMesh":
+        mm_objs, mm_secrets = modelmesh.root_objects(params, credentials, etcd, extra_secrets or [])
+        if mm_objs:
+            patch_files[MODELMESH_FILE] = yamlio.dump_all(mm_objs)
+            resources.append(MODELMESH_FILE)
+        secrets += mm_secrets
     if secrets:
         patch_files[SECRETS_FILE] = yamlio.dump_all(secrets)
         resources.append(SECRETS_FILE)

@@ -1,4 +1,4 @@
-"""S3 credentials: from a file or the environment, never from parameters a shell history keeps.
+"""Credentials (S3, etcd): from a file or the environment, never from parameters a shell history keeps.
 
 Values travel only in :class:`S3Credentials`, whose ``repr`` is masked; errors name the file or
 the variable, never a value.
@@ -15,6 +15,8 @@ from installer.errors import ParameterError
 
 ACCESS_KEY = "AWS_ACCESS_KEY_ID"
 SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+ETCD_USER = "ETCD_USERID"
+ETCD_PASSWORD = "ETCD_PASSWORD"
 MAX_FILE_BYTES = 64 * 1024
 
 
@@ -47,35 +49,65 @@ def parse_env_file(text: str, origin: str) -> dict[str, str]:
     return out
 
 
+def _load_pair(
+    parameter: str, first: str, second: str, credentials_file: str | None, env: Mapping[str, str]
+) -> tuple[str, str, str] | None:
+    """Two values from ``credentials_file`` (``KEY=VALUE`` lines), else from the environment."""
+    if credentials_file:
+        path = Path(credentials_file)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ParameterError(parameter, f"{path} is larger than {MAX_FILE_BYTES} bytes")
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ParameterError(parameter, f"{path}: no such file") from None
+        except UnicodeDecodeError:
+            raise ParameterError(parameter, f"{path}: not UTF-8 text") from None
+        except IsADirectoryError:
+            raise ParameterError(parameter, f"{path}: is a directory") from None
+        except OSError as exc:
+            raise ParameterError(parameter, f"{path}: {exc.strerror}") from None
+        found = parse_env_file(text, f"{parameter} {path}")
+        missing = [k for k in (first, second) if not found.get(k)]
+        if missing:
+            raise ParameterError(parameter, f"{path} has no {missing[0]}")
+        return found[first], found[second], f"file {path}"
+    have = [k for k in (first, second) if env.get(k)]
+    if not have:
+        return None
+    if len(have) == 1:
+        other = second if have[0] == first else first
+        raise ParameterError(other, f"{have[0]} is set but {other} is not")
+    return env[first], env[second], "environment"
+
+
 def load_credentials(
     credentials_file: str | None, env: Mapping[str, str] | None = None
 ) -> S3Credentials | None:
     """Credentials from ``credentials_file``, else from the environment; None when neither has any."""
-    env = os.environ if env is None else env
-    if credentials_file:
-        path = Path(credentials_file)
-        key = "bucket.credentialsFile"
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise ParameterError(key, f"{path} is larger than {MAX_FILE_BYTES} bytes")
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ParameterError(key, f"{path}: no such file") from None
-        except UnicodeDecodeError:
-            raise ParameterError(key, f"{path}: not UTF-8 text") from None
-        except IsADirectoryError:
-            raise ParameterError(key, f"{path}: is a directory") from None
-        except OSError as exc:
-            raise ParameterError(key, f"{path}: {exc.strerror}") from None
-        found = parse_env_file(text, f"{key} {path}")
-        missing = [k for k in (ACCESS_KEY, SECRET_KEY) if not found.get(k)]
-        if missing:
-            raise ParameterError(key, f"{path} has no {missing[0]}")
-        return S3Credentials(found[ACCESS_KEY], found[SECRET_KEY], f"file {path}")
-    have = [k for k in (ACCESS_KEY, SECRET_KEY) if env.get(k)]
-    if not have:
-        return None
-    if len(have) == 1:
-        other = SECRET_KEY if have[0] == ACCESS_KEY else ACCESS_KEY
-        raise ParameterError(other, f"{have[0]} is set but {other} is not")
-    return S3Credentials(env[ACCESS_KEY], env[SECRET_KEY], "environment")
+    pair = _load_pair(
+        "bucket.credentialsFile", ACCESS_KEY, SECRET_KEY, credentials_file, os.environ if env is None else env
+    )
+    return S3Credentials(*pair) if pair else None
+
+
+@dataclass(frozen=True)
+class EtcdCredentials:
+    userid: str = field(repr=False)
+    password: str = field(repr=False)
+    source: str = ""
+
+
+def load_etcd_credentials(
+    credentials_file: str | None, env: Mapping[str, str] | None = None
+) -> EtcdCredentials | None:
+    """etcd user and password for ModelMesh, from ``modelmesh.etcd.credentialsFile`` or the
+    ETCD_USERID / ETCD_PASSWORD variables; None when neither has any (etcd without auth)."""
+    pair = _load_pair(
+        "modelmesh.etcd.credentialsFile",
+        ETCD_USER,
+        ETCD_PASSWORD,
+        credentials_file,
+        os.environ if env is None else env,
+    )
+    return EtcdCredentials(*pair) if pair else None

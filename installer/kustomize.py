@@ -1,21 +1,27 @@
 """A kustomize-style engine: the subset of kustomize the overlays use, with kustomize's results.
 
-Supported kustomization fields: ``resources`` (files and directories), ``namespace``, ``patches``
+Supported kustomization fields: ``resources`` (and the older ``bases``), ``namespace``, ``patches``
 (strategic-merge or JSON 6902, from ``path`` or inline ``patch``, with ``target`` selectors),
-``labels``, ``commonAnnotations`` and ``images``. Anything else is refused by name rather than
-ignored. Transformers run in kustomize's order: patches, namespace, labels, annotations, images;
-name references (ServiceAccount subjects, webhook Services) follow objects the namespace moved.
+``labels``, ``commonAnnotations``, ``images``, ``configMapGenerator`` (without name hashes),
+``transformers`` (the builtin LabelTransformer and AnnotationsTransformer), ``configurations``
+(``namespace`` and ``varReference`` field specs) and ``vars``. Anything else is refused by name
+rather than ignored. Transformers run in kustomize's order: generators, patches, namespace,
+labels, annotations, images, then the ``transformers:`` entries; name references (ServiceAccount
+subjects, webhook Services) follow objects the namespace moved. As in kustomize, ``vars`` and
+``configurations`` of a sub-kustomization reach the kustomization that includes it, and vars are
+resolved once, at the top, after every transformer ran (so a namespace set above flows into them).
 
-``tests/test_kustomize_differential.py`` checks every behaviour here against ``kubectl
-kustomize`` on the same directory. Why not shell out to kustomize? It takes 2-3 s on KServe's
-manifests (it parses its built-in OpenAPI first); this engine works on pre-parsed objects and
-copies only what it changes, so a render stays well under a second.
+``tests/test_kustomize_differential.py`` and the ModelMesh differential test check every behaviour
+here against ``kubectl kustomize`` on the same directory. Why not shell out to kustomize? It takes
+2-3 s on KServe's manifests (it parses its built-in OpenAPI first); this engine works on pre-parsed
+objects and copies only what it changes, so a render stays well under a second.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +33,8 @@ import jsonpatch
 from installer import yamlio
 from installer.errors import BuildError
 from installer.objects import CLUSTER_SCOPED_KINDS, Obj, describe, group_of
+
+log = logging.getLogger(__name__)
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED_FIELDS = frozenset(
@@ -40,8 +48,18 @@ SUPPORTED_FIELDS = frozenset(
         "labels",
         "commonAnnotations",
         "images",
+        "bases",
+        "configMapGenerator",
+        "generatorOptions",
+        "transformers",
+        "configurations",
+        "vars",
     }
 )
+# ``nameReference`` specs only matter when names change (prefixes, suffixes, hashes), which this
+# engine never does, so they are accepted and have nothing to do.
+CONFIGURATION_FIELDS = frozenset({"namespace", "varReference", "nameReference"})
+BUILTIN_TRANSFORMERS = frozenset({"LabelTransformer", "AnnotationsTransformer"})
 POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "Pod": ("spec",),
     "Deployment": ("spec", "template", "spec"),
@@ -128,60 +146,270 @@ def _parse(path: str, value: FileValue) -> list[Obj]:
 # ---------------------------------------------------------------------------- build
 
 
-def build(tree: FileTree, root: str = ".", built: Mapping[str, list[Obj]] | None = None) -> list[Obj]:
-    """Build the kustomization at ``root``; ``built`` supplies directories already built."""
-    return _Builder(tree, dict(built or {})).build_dir(posixpath.normpath(root))
+@dataclass(frozen=True)
+class FieldSpec:
+    """A kustomize field spec: where (``path``, slash-separated) in which objects a transformer acts."""
+
+    path: tuple[str, ...]
+    kind: str | None = None
+    group: str | None = None
+    version: str | None = None
+    create: bool = False
+
+    @staticmethod
+    def parse(raw: Any, where: str) -> FieldSpec:
+        if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+            raise BuildError(f"kustomize: {where}: a field spec needs a path")
+        return FieldSpec(
+            tuple(p for p in raw["path"].split("/") if p),
+            raw.get("kind"),
+            raw.get("group"),
+            raw.get("version"),
+            bool(raw.get("create")),
+        )
+
+    def applies_to(self, obj: Obj) -> bool:
+        api = str(obj.get("apiVersion", ""))
+        version = api.split("/", 1)[1] if "/" in api else api
+        return (
+            (self.kind is None or self.kind == obj.get("kind"))
+            and (self.group is None or self.group == group_of(obj))
+            and (self.version is None or self.version == version)
+        )
+
+
+@dataclass(frozen=True)
+class Var:
+    """A kustomize ``vars`` entry: ``$(name)`` stands for a field of one object of the build."""
+
+    name: str
+    kind: str
+    obj_name: str
+    group: str | None
+    version: str | None
+    namespace: str | None
+    field_path: str
+
+    @staticmethod
+    def parse(raw: Any, where: str) -> Var:
+        ref = raw.get("objref") if isinstance(raw, dict) else None
+        if not isinstance(raw, dict) or not raw.get("name") or not isinstance(ref, dict):
+            raise BuildError(f"kustomize: {where}: a var needs a name and an objref")
+        if not ref.get("kind") or not ref.get("name"):
+            raise BuildError(f"kustomize: {where}: var {raw['name']}: objref needs kind and name")
+        fieldref = raw.get("fieldref") or {}
+        return Var(
+            str(raw["name"]),
+            str(ref["kind"]),
+            str(ref["name"]),
+            ref.get("group"),
+            ref.get("version") or ref.get("apiVersion"),
+            ref.get("namespace"),
+            str(fieldref.get("fieldPath") or "metadata.name"),
+        )
+
+
+# kustomize's built-in varReference field specs: where ``$(VAR)`` is expanded in any build.
+_POD_TEMPLATE_VAR_FIELDS = tuple(
+    f"{containers}/{field}"
+    for containers in ("containers", "initContainers")
+    for field in ("args", "command", "env/value", "volumeMounts/mountPath")
+)
+BUILTIN_VAR_REFERENCES: tuple[FieldSpec, ...] = (
+    *(
+        FieldSpec(("spec", "jobTemplate", "spec", "template", "spec", *f.split("/")), "CronJob")
+        for f in _POD_TEMPLATE_VAR_FIELDS
+    ),
+    FieldSpec(("spec", "jobTemplate", "spec", "template", "volumes", "nfs", "server"), "CronJob"),
+    *(
+        FieldSpec(("spec", "template", "spec", *f.split("/")), kind)
+        for kind in ("DaemonSet", "Deployment", "Job", "ReplicaSet", "StatefulSet")
+        for f in (*_POD_TEMPLATE_VAR_FIELDS, "volumes/nfs/server")
+    ),
+    FieldSpec(("spec", "template", "metadata", "annotations"), "Deployment"),
+    *(FieldSpec(("spec", *f.split("/")), "Pod") for f in (*_POD_TEMPLATE_VAR_FIELDS, "volumes/nfs/server")),
+    FieldSpec(("spec", "rules", "host"), "Ingress"),
+    FieldSpec(("spec", "tls", "hosts"), "Ingress"),
+    FieldSpec(("spec", "tls", "secretName"), "Ingress"),
+    FieldSpec(("spec", "ports", "port"), "Service"),
+    FieldSpec(("spec", "ports", "targetPort"), "Service"),
+    FieldSpec(("spec", "volumeClaimTemplates", "spec", "nfs", "server"), "StatefulSet"),
+    FieldSpec(("spec", "nfs", "server"), "PersistentVolume"),
+    FieldSpec(("metadata", "labels")),
+    FieldSpec(("metadata", "annotations")),
+)
+
+
+@dataclass
+class _Accumulated:
+    """What building one kustomization hands to the one that includes it (kustomize's accumulator)."""
+
+    objs: list[Obj]
+    vars: list[Var] = field(default_factory=list)
+    namespace_specs: list[FieldSpec] = field(default_factory=list)
+    var_specs: list[FieldSpec] = field(default_factory=list)
+
+    def absorb(self, other: _Accumulated) -> None:
+        self.objs.extend(other.objs)
+        self.vars.extend(other.vars)
+        self.namespace_specs.extend(s for s in other.namespace_specs if s not in self.namespace_specs)
+        self.var_specs.extend(s for s in other.var_specs if s not in self.var_specs)
+
+
+def build(
+    tree: FileTree,
+    root: str = ".",
+    built: Mapping[str, list[Obj]] | None = None,
+    restrict_loads: bool = True,
+) -> list[Obj]:
+    """Build the kustomization at ``root``; ``built`` supplies directories already built.
+
+    ``restrict_loads=False`` is kustomize's ``--load-restrictor LoadRestrictionsNone``: files
+    (patches, transformer configs) may then come from outside the kustomization's directory, as
+    ModelMesh's ``runtimes`` needs.
+    """
+    builder = _Builder(tree, dict(built or {}), restrict_loads)
+    acc = builder.accumulate(posixpath.normpath(root))
+    return resolve_vars(acc, root)
 
 
 class _Builder:
-    def __init__(self, tree: FileTree, built: dict[str, list[Obj]]) -> None:
+    def __init__(self, tree: FileTree, built: dict[str, list[Obj]], restrict_loads: bool = True) -> None:
         self.tree = tree
         self.built = built
+        self.restrict_loads = restrict_loads
 
     def build_dir(self, path: str) -> list[Obj]:
+        return self.accumulate(path).objs
+
+    def read_file(self, base: str, rel: str, kfile: str) -> tuple[str, FileValue]:
+        fpath = _join(base, rel)
+        if self.restrict_loads and base not in ("", ".") and not fpath.startswith(base + "/"):
+            # kustomize's load restrictor: files must be at or below the kustomization.
+            raise BuildError(f"kustomize: {kfile}: file {rel} is not in or below {base}")
+        return fpath, self.tree.read(fpath)
+
+    def accumulate(self, path: str) -> _Accumulated:
         if path in self.built:
-            return list(self.built[path])
+            return _Accumulated(list(self.built[path]))
         kfile = self.tree.kustomization_in(path)
         if kfile is None:
             raise BuildError(f"kustomize: {path}: no kustomization.yaml")
-        raw = self.tree.read(kfile)
-        spec = yamlio.load(raw) if isinstance(raw, str) else None
-        if not isinstance(spec, dict):
-            raise BuildError(f"kustomize: {kfile}: must be a mapping")
-        unknown = sorted(set(spec) - SUPPORTED_FIELDS)
-        if unknown:
-            raise BuildError(f"kustomize: {kfile}: unsupported field {unknown[0]!r}")
+        spec = _mapping(self.tree.read(kfile), kfile, SUPPORTED_FIELDS)
 
-        objs: list[Obj] = []
-        for res in spec.get("resources") or []:
+        acc = _Accumulated([])
+        for res in [*(spec.get("resources") or []), *(spec.get("bases") or [])]:
             rpath = _join(path, str(res))
             if self.tree.kustomization_in(rpath) is not None or rpath in self.built:
-                objs.extend(self.build_dir(rpath))
+                acc.absorb(self.accumulate(rpath))
             elif rpath in self.tree.files:
-                if path not in ("", ".") and not rpath.startswith(path + "/"):
-                    # kustomize's load restrictor: files must be at or below the kustomization.
-                    raise BuildError(f"kustomize: {kfile}: file {res} is not in or below {path}")
-                objs.extend(_parse(rpath, self.tree.read(rpath)))
+                _, value = self.read_file(path, str(res), kfile)
+                acc.objs.extend(_parse(rpath, value))
             else:
                 raise BuildError(f"kustomize: {kfile}: resource {res} not found")
-        _check_unique(objs, kfile)
+        for i, cfg in enumerate(spec.get("configurations") or []):
+            self.configure(acc, path, str(cfg), f"{kfile}: configurations[{i}]")
+        acc.objs.extend(self.generate(spec, path, kfile))
+        _check_unique(acc.objs, kfile)
 
+        objs = acc.objs
         for i, p in enumerate(spec.get("patches") or []):
             objs = self.apply_patch(objs, p, path, f"{kfile}: patches[{i}]")
         if spec.get("namespace"):
-            objs = set_namespace(objs, str(spec["namespace"]))
+            objs = set_namespace(objs, str(spec["namespace"]), acc.namespace_specs)
         for entry in spec.get("labels") or []:
             objs = add_labels(objs, entry)
         if spec.get("commonAnnotations"):
             objs = add_annotations(objs, spec["commonAnnotations"])
         if spec.get("images"):
             objs = set_images(objs, spec["images"])
+        for i, t in enumerate(spec.get("transformers") or []):
+            objs = self.transform(objs, path, t, f"{kfile}: transformers[{i}]")
         _check_unique(objs, kfile)
+        acc.objs = objs
+        for i, v in enumerate(spec.get("vars") or []):
+            var = Var.parse(v, f"{kfile}: vars[{i}]")
+            if any(known.name == var.name for known in acc.vars):
+                raise BuildError(f"kustomize: {kfile}: var {var.name} is defined twice")
+            acc.vars.append(var)
+        return acc
+
+    def configure(self, acc: _Accumulated, base: str, rel: str, where: str) -> None:
+        """A ``configurations`` file: extra field specs for the namespace and var transformers."""
+        fpath, text = self.read_file(base, rel, where)
+        cfg = _mapping(text, f"{where}: {fpath}", CONFIGURATION_FIELDS)
+        for key, target in (("namespace", acc.namespace_specs), ("varReference", acc.var_specs)):
+            for j, raw in enumerate(cfg.get(key) or []):
+                fs = FieldSpec.parse(raw, f"{fpath}: {key}[{j}]")
+                if fs not in target:
+                    target.append(fs)
+
+    def generate(self, spec: Mapping[str, Any], base: str, kfile: str) -> list[Obj]:
+        """``configMapGenerator``: ConfigMaps from files and literals, named as given (no hash)."""
+        generators = spec.get("configMapGenerator") or []
+        options = spec.get("generatorOptions") or {}
+        out: list[Obj] = []
+        for i, gen in enumerate(generators):
+            where = f"{kfile}: configMapGenerator[{i}]"
+            if not isinstance(gen, dict) or not gen.get("name"):
+                raise BuildError(f"kustomize: {where}: needs a name")
+            own = gen.get("options") or {}
+            if not (options.get("disableNameSuffixHash") or own.get("disableNameSuffixHash")):
+                raise BuildError(
+                    f"kustomize: {where}: name hashes are not supported; "
+                    "set generatorOptions.disableNameSuffixHash"
+                )
+            if gen.get("behavior", "create") != "create" or gen.get("envs") or gen.get("env"):
+                raise BuildError(f"kustomize: {where}: only behavior create, files, literals")
+            data: dict[str, str] = {}
+            for lit in gen.get("literals") or []:
+                key, sep, value = str(lit).partition("=")
+                if not sep:
+                    raise BuildError(f"kustomize: {where}: literal {lit!r} is not key=value")
+                data[key] = value
+            for entry in gen.get("files") or []:
+                key, sep, rel = str(entry).partition("=")
+                if not sep:
+                    key, rel = posixpath.basename(str(entry)), str(entry)
+                fpath, text = self.read_file(base, rel, where)
+                if not isinstance(text, str):
+                    raise BuildError(f"kustomize: {where}: {fpath} must be text")
+                data[key] = text
+            meta: dict[str, Any] = {"name": str(gen["name"])}
+            if gen.get("namespace"):
+                meta["namespace"] = str(gen["namespace"])
+            labels = {**(options.get("labels") or {}), **(own.get("labels") or {})}
+            annotations = {**(options.get("annotations") or {}), **(own.get("annotations") or {})}
+            if labels:
+                meta["labels"] = {str(k): str(v) for k, v in labels.items()}
+            if annotations:
+                meta["annotations"] = {str(k): str(v) for k, v in annotations.items()}
+            cm: Obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+            if data:
+                cm["data"] = data
+            out.append(cm)
+        return out
+
+    def transform(self, objs: list[Obj], base: str, entry: Any, where: str) -> list[Obj]:
+        """A ``transformers`` entry: a builtin LabelTransformer or AnnotationsTransformer config."""
+        if isinstance(entry, dict):
+            configs: list[Any] = [entry]
+        else:
+            fpath, text = self.read_file(base, str(entry), where)
+            configs = _parse(fpath, text)
+        for cfg in configs:
+            kind = cfg.get("kind")
+            if cfg.get("apiVersion") != "builtin" or kind not in BUILTIN_TRANSFORMERS:
+                raise BuildError(f"kustomize: {where}: unsupported transformer {kind}")
+            pairs_key = "labels" if kind == "LabelTransformer" else "annotations"
+            pairs = {str(k): str(v) for k, v in (cfg.get(pairs_key) or {}).items()}
+            specs = [FieldSpec.parse(f, where) for f in cfg.get("fieldSpecs") or []]
+            objs = [_set_map_fields(o, specs, pairs) for o in objs]
         return objs
 
     def apply_patch(self, objs: list[Obj], entry: Mapping[str, Any], base: str, where: str) -> list[Obj]:
         if "path" in entry:
-            body = self.tree.read(_join(base, str(entry["path"])))
+            _, body = self.read_file(base, str(entry["path"]), where)
             if not isinstance(body, str):
                 raise BuildError(f"kustomize: {where}: patch file must be text")
         elif "patch" in entry:
@@ -212,6 +440,165 @@ class _Builder:
         if ns:
             sel["namespace"] = re.escape(str(ns))
         return _patch_matching(objs, sel, lambda o: strategic_merge(o, parsed), where)
+
+
+# ---------------------------------------------------------------------------- field specs
+
+
+def _set_map_fields(obj: Obj, specs: list[FieldSpec], pairs: Mapping[str, str]) -> Obj:
+    """Add ``pairs`` to the maps at ``specs`` (LabelTransformer / AnnotationsTransformer)."""
+    mine = [s for s in specs if s.applies_to(obj)]
+    if not mine or not pairs:
+        return obj
+    new = deep_copy(obj)
+    for spec in mine:
+        _visit(new, spec.path, spec.create, lambda m: {**(m or {}), **pairs})
+    return new
+
+
+def _visit(node: Any, path: tuple[str, ...], create: bool, update: Callable[[Any], Any]) -> None:
+    """Replace the value at ``path`` by ``update(value)``; lists along the way are walked item by item."""
+    if isinstance(node, list):
+        for item in node:
+            _visit(item, path, create, update)
+        return
+    if not isinstance(node, dict) or not path:
+        return
+    head, rest = path[0], path[1:]
+    if not rest:
+        if head in node or create:
+            node[head] = update(node.get(head))
+        return
+    if head not in node:
+        if not create:
+            return
+        node[head] = {}
+    _visit(node[head], rest, create, update)
+
+
+# ---------------------------------------------------------------------------- vars
+
+
+def _field_value(obj: Obj, path: str) -> Any:
+    """A field by kustomize's fieldPath syntax: ``spec.ports[0].port``."""
+    node: Any = obj
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            if not isinstance(node, list) or index >= len(node):
+                return None
+            node = node[index]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _var_value(var: Var, objs: list[Obj], where: str) -> Any:
+    found = []
+    for o in objs:
+        api = str(o.get("apiVersion", ""))
+        version = api.split("/", 1)[1] if "/" in api else api
+        meta = o.get("metadata") or {}
+        if (
+            o.get("kind") == var.kind
+            and meta.get("name") == var.obj_name
+            and (var.group is None or var.group == group_of(o))
+            and (var.version is None or var.version in (version, api))
+            and (var.namespace is None or var.namespace == meta.get("namespace"))
+        ):
+            found.append(o)
+    if len(found) != 1:
+        what = "no object" if not found else f"{len(found)} objects"
+        raise BuildError(f"kustomize: {where}: var {var.name}: {what} match {var.kind}/{var.obj_name}")
+    value = _field_value(found[0], var.field_path)
+    if value is None or isinstance(value, (dict, list)):
+        raise BuildError(f"kustomize: {where}: var {var.name}: {var.field_path} is not a scalar field")
+    return value
+
+
+def expand(text: str, values: Mapping[str, Any], used: set[str]) -> Any:
+    """kustomize's ``$(VAR)`` expansion: ``$$`` is a literal ``$``; unknown names stay as written.
+
+    A string that is exactly ``$(VAR)`` takes the var's value with its type.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != "$" or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+        elif nxt == "(":
+            close = text.find(")", i + 2)
+            if close < 0:
+                out.append("$(")
+                i += 2
+                continue
+            name = text[i + 2 : close]
+            if name in values:
+                used.add(name)
+                if text == f"$({name})":
+                    return values[name]
+                value = values[name]
+                out.append(("true" if value else "false") if isinstance(value, bool) else str(value))
+            else:
+                out.append(f"$({name})")
+            i = close + 1
+        else:
+            out.append("$" + nxt)
+            i += 2
+    return "".join(out)
+
+
+def resolve_vars(acc: _Accumulated, where: str) -> list[Obj]:
+    """Expand ``$(VAR)`` in the var-reference fields of every object (kustomize's ResolveVars)."""
+    if not acc.vars:
+        return acc.objs
+    values = {v.name: _var_value(v, acc.objs, where) for v in acc.vars}
+    specs = [*BUILTIN_VAR_REFERENCES, *(s for s in acc.var_specs if s not in BUILTIN_VAR_REFERENCES)]
+    used: set[str] = set()
+
+    def substitute(value: Any) -> Any:
+        if isinstance(value, str):
+            return expand(value, values, used)
+        if isinstance(value, list):
+            return [substitute(v) for v in value]
+        if isinstance(value, dict):
+            return {k: substitute(v) for k, v in value.items()}
+        return value
+
+    out = []
+    for o in acc.objs:
+        mine = [s for s in specs if s.applies_to(o)]
+        if not mine or "$" not in json.dumps(o):
+            out.append(o)
+            continue
+        new = deep_copy(o)
+        for spec in mine:
+            _visit(new, spec.path, False, substitute)
+        out.append(new)
+    unused = sorted(set(values) - used)
+    if unused:
+        log.warning("kustomize: %s: vars never used: %s", where, ", ".join(unused))
+    return out
+
+
+def _mapping(value: FileValue, where: str, allowed: frozenset[str]) -> dict[str, Any]:
+    """A kustomization or configuration file: a mapping whose fields this engine supports."""
+    spec = yamlio.load(value) if isinstance(value, str) else None
+    if not isinstance(spec, dict):
+        raise BuildError(f"kustomize: {where}: must be a mapping")
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise BuildError(f"kustomize: {where}: unsupported field {unknown[0]!r}")
+    return spec
 
 
 def _check_unique(objs: list[Obj], where: str) -> None:
@@ -413,7 +800,7 @@ def _strip(value: Any) -> Any:
 # ---------------------------------------------------------------------------- namespace
 
 
-def set_namespace(objs: list[Obj], namespace: str) -> list[Obj]:
+def set_namespace(objs: list[Obj], namespace: str, specs: Iterable[FieldSpec] = ()) -> list[Obj]:
     """kustomize's namespace transformer, including the references it fixes up.
 
     - metadata.namespace on every object not known to be cluster-scoped. Like kustomize, which has
@@ -423,7 +810,9 @@ def set_namespace(objs: list[Obj], namespace: str) -> list[Obj]:
     - CRD conversion webhooks and APIServices point at the new namespace.
     - (Cluster)RoleBinding subjects named ``default``, and subjects and webhook Services that refer
       to a ServiceAccount or Service of this build in its old namespace, follow it.
+    - Fields named by ``configurations`` namespace specs are set too (created where ``create``).
     """
+    specs = list(specs)
     moved: dict[tuple[str, str, str], str] = {}
     out: list[Obj] = []
     for o in objs:
@@ -460,6 +849,11 @@ def set_namespace(objs: list[Obj], namespace: str) -> list[Obj]:
                     s["namespace"] = moved.get(
                         ("ServiceAccount", str(s["namespace"]), str(s.get("name"))), s["namespace"]
                     )
+                elif (
+                    s.get("kind") == "ServiceAccount" and ("ServiceAccount", "", str(s.get("name"))) in moved
+                ):
+                    # A subject without a namespace names the build's ServiceAccount wherever it goes.
+                    s["namespace"] = namespace
                 subjects.append(s)
             out[i] = {**o, "subjects": subjects}
         elif kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration") and o.get("webhooks"):
@@ -475,6 +869,14 @@ def set_namespace(objs: list[Obj], namespace: str) -> list[Obj]:
                         }
                 hooks.append(w)
             out[i] = {**o, "webhooks": hooks}
+    if specs:
+        for i, o in enumerate(out):
+            mine = [fs for fs in specs if fs.applies_to(o)]
+            if mine:
+                new = deep_copy(o)
+                for fs in mine:
+                    _visit(new, fs.path, fs.create, lambda _old: namespace)
+                out[i] = new
     return out
 
 

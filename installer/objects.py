@@ -73,6 +73,21 @@ BUILTIN_GROUPS: Final = frozenset(
 )
 
 
+# Objects the installer only labels and never owns (existing namespaces ModelMesh should watch):
+# deploy applies their labels alone, prune and undeploy remove those labels, nothing deletes them.
+# GitOps tools are told the same: Argo CD and Flux never prune or delete them.
+LABELS_ONLY: Final = "installer.kserve.io/labels-only"
+LABELS_ONLY_ANNOTATIONS: Final = {
+    LABELS_ONLY: "true",
+    "argocd.argoproj.io/sync-options": "Delete=false,Prune=false",
+    "kustomize.toolkit.fluxcd.io/prune": "disabled",
+}
+
+
+def is_labels_only(obj: Mapping[str, Any]) -> bool:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(LABELS_ONLY) == "true"
+
+
 def group_of(obj: Mapping[str, Any]) -> str:
     api = str(obj.get("apiVersion", ""))
     return api.split("/", 1)[0] if "/" in api else ""

@@ -97,7 +97,7 @@ def render_overlay(params: Parameters, root: Path | None = None) -> Overlay:
         files = _render_files(name, base, sources, ctx)
         _save(memo, files)
     config_text = files.get(CONFIG_FILE, "")
-    config = yamlio.load(config_text) if config_text else {}
+    config = (yamlio.load(config_text) if config_text else None) or {}
     if not isinstance(config, dict):
         raise BuildError(f"overlay {name}/{CONFIG_FILE}: must map ConfigMap keys to settings")
     return Overlay(name, {k: v for k, v in files.items() if k != CONFIG_FILE}, config or {})

@@ -209,32 +209,53 @@ def build(
     phases = {p: [item.obj for item in items] for p, items in by_phase.items()}
     texts = {p: [item.texts for item in items] for p, items in by_phase.items()}
     objs = [item.obj for item in parsed]
-    meta: dict[str, Any] = {
-        "format": BUILD_FORMAT,
-        "component": component,
-        "version": version,
-        "stamp": want,
-        "assets": [{"name": f.asset.name, "url": f.asset.url, "sha256": f.sha256} for f in fetched],
-        "counts": {p: len(v) for p, v in phases.items()},
-        "kinds": dict(sorted(Counter(f"{o['apiVersion']}/{o['kind']}" for o in objs).items())),
-        "notes": notes,
-    }
+    meta = build_meta(component, version, want, fetched, phases, notes=notes)
     _write_tree(dest, by_phase, meta)
     log.info("pre-built %s %s: %d objects into %s", component, version, len(objs), dest)
     return Built(component, version, phases, notes, dest, texts)
 
 
+def build_meta(
+    component: str,
+    version: str,
+    want: str,
+    fetched: list[FetchedAsset],
+    groups: dict[str, list[Obj]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """``build.json``: the stamp that marks a build current, plus what it holds (for people)."""
+    objs = [o for group in groups.values() for o in group]
+    return {
+        "format": BUILD_FORMAT,
+        "component": component,
+        "version": version,
+        "stamp": want,
+        "assets": [{"name": f.asset.name, "url": f.asset.url, "sha256": f.sha256} for f in fetched],
+        "counts": {name: len(group) for name, group in groups.items()},
+        "kinds": dict(sorted(Counter(f"{o['apiVersion']}/{o['kind']}" for o in objs).items())),
+        **extra,
+    }
+
+
 def _write_tree(dest: Path, by_phase: dict[str, list[_Parsed]], meta: dict[str, Any]) -> None:
-    """Write into a temporary sibling, then swap it in: readers never see half a tree."""
+    files: dict[str, bytes] = {}
+    for phase, items in by_phase.items():
+        if items:
+            body = "".join("---\n" + (i.text if i.text.endswith("\n") else i.text + "\n") for i in items)
+            files[phase_file(phase)] = body.encode("utf-8")
+    files[OBJECTS_FILE] = jsonio.dumps({p: [i.obj for i in v] for p, v in by_phase.items()})
+    files[TEXTS_FILE] = jsonio.dumps({p: [i.texts for i in v] for p, v in by_phase.items()})
+    write_tree(dest, files, meta)
+
+
+def write_tree(dest: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
+    """Write ``files`` and ``build.json`` into a temporary sibling, then swap it in: readers never
+    see half a tree."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        for phase, items in by_phase.items():
-            if items:
-                body = "".join("---\n" + (i.text if i.text.endswith("\n") else i.text + "\n") for i in items)
-                (tmp / phase_file(phase)).write_text(body, encoding="utf-8")
-        (tmp / OBJECTS_FILE).write_bytes(jsonio.dumps({p: [i.obj for i in v] for p, v in by_phase.items()}))
-        (tmp / TEXTS_FILE).write_bytes(jsonio.dumps({p: [i.texts for i in v] for p, v in by_phase.items()}))
+        for name, body in files.items():
+            (tmp / name).write_bytes(body)
         # build.json last: its presence with the right stamp is what marks the tree complete.
         (tmp / BUILD_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         old = None

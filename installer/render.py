@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from installer import kustomize, locations, objects, yamlio
 from installer.configure import CONFIGMAP, Configured, configure
-from installer.credentials import S3Credentials, load_credentials
+from installer.credentials import S3Credentials, load_credentials, load_etcd_credentials
 from installer.kustomize import FileTree
 from installer.lock import Lock
+from installer.modelmesh import BuiltModelMesh
 from installer.objects import PHASES, Obj
 from installer.overlays import render_overlay
 from installer.params import Parameters
-from installer.pipeline import prebuilt
+from installer.pipeline import prebuilt, prebuilt_modelmesh
 from installer.prebuild import Built, phase_file
 from installer.sources import FetchSettings
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
@@ -66,17 +67,48 @@ def order(objs: list[Obj]) -> dict[str, list[Obj]]:
     return phases
 
 
+def upstream_file(phase: str) -> str:
+    """Where a pre-built phase sits in the render tree. CRDs have a kustomization of their own, so
+    an overlay can take KServe's CRDs alone (ModelMesh without KServe's controller)."""
+    return f"upstream/crds/{phase_file(phase)}" if phase == "crds" else f"upstream/{phase_file(phase)}"
+
+
 def upstream_tree(built: Built) -> dict[str, kustomize.FileValue]:
     files: dict[str, kustomize.FileValue] = {}
     names = []
     for p in PHASES:
         if built.phases.get(p):
-            files[f"upstream/{phase_file(p)}"] = built.phases[p]
-            names.append(phase_file(p))
-    files["upstream/kustomization.yaml"] = yamlio.dump(
-        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
+            files[upstream_file(p)] = built.phases[p]
+            names.append("crds" if p == "crds" else phase_file(p))
+    files["upstream/kustomization.yaml"] = _kustomization(names)
+    files["upstream/crds/kustomization.yaml"] = _kustomization(
+        [phase_file("crds")] if built.phases.get("crds") else []
     )
     return files
+
+
+def _kustomization(resources: list[str]) -> str:
+    return yamlio.dump(
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+    )
+
+
+def modelmesh_tree(
+    params: Parameters, mm: BuiltModelMesh
+) -> tuple[dict[str, kustomize.FileValue], list[Obj]]:
+    """ModelMesh's pre-built parts the parameters select, as ``modelmesh/``; plus the quickstart's
+    Secrets, which go to the root layer's Secrets file (left out of output unless asked for)."""
+    scope = params["modelmesh.scope"]
+    parts = ["default", f"rbac-{scope}-scope", "runtimes" if scope == "cluster" else "namespace-runtimes"]
+    files: dict[str, kustomize.FileValue] = {f"modelmesh/{p}.yaml": mm.parts[p] for p in parts}
+    secrets: list[Obj] = []
+    if params["modelmesh.quickstart"]:
+        quick = mm.parts["quickstart"]
+        secrets = [o for o in quick if o.get("kind") == "Secret"]
+        files["modelmesh/quickstart.yaml"] = [o for o in quick if o.get("kind") != "Secret"]
+        parts.append("quickstart")
+    files["modelmesh/kustomization.yaml"] = _kustomization([f"{p}.yaml" for p in parts])
+    return files, secrets
 
 
 def source_namespace(built: Built) -> str:
@@ -88,8 +120,11 @@ def source_namespace(built: Built) -> str:
 
 
 def credentials_for(params: Parameters) -> S3Credentials | None:
-    """S3 credentials, read only when model namespaces need them (a stray AWS_* variable is ignored)."""
-    return load_credentials(params["bucket.credentialsFile"]) if params["modelNamespaces"] else None
+    """S3 credentials, read only when model namespaces or ModelMesh's storage need them (a stray
+    AWS_* variable is ignored)."""
+    modelmesh_storage = params.canonical_mode == "ModelMesh" and bool(params["bucket.endpoint"])
+    needed = params["modelNamespaces"] or modelmesh_storage
+    return load_credentials(params["bucket.credentialsFile"]) if needed else None
 
 
 def render(
@@ -105,9 +140,23 @@ def render(
     overlay = render_overlay(params)
     tree = FileTree(upstream_tree(built))
     tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})
+    extra_secrets: list[Obj] = []
+    mm: BuiltModelMesh | None = None
+    if params.canonical_mode == "ModelMesh":
+        mm = prebuilt_modelmesh(params, lock, settings)
+        mm_files, extra_secrets = modelmesh_tree(params, mm)
+        tree.files.update(mm_files)
     overlay_objs = kustomize.build(tree, "overlay")
     creds = credentials if credentials is not None else credentials_for(params)
-    configured = configure(overlay_objs, params, overlay.config, source_namespace(built), credentials=creds)
+    configured = configure(
+        overlay_objs,
+        params,
+        overlay.config,
+        source_namespace(built),
+        credentials=creds,
+        extra_secrets=extra_secrets,
+        etcd=load_etcd_credentials(params["modelmesh.etcd.credentialsFile"]) if mm else None,
+    )
     tree.files.update(configured.files)
     final = kustomize.build(tree, ".", built={"overlay": overlay_objs})
     if params.canonical_mode == "RawDeployment" and not params["ingress.class"]:

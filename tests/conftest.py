@@ -97,6 +97,7 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 CREDENTIALS_FILE = Path(__file__).resolve().parent / "data" / "s3-credentials.env"
+ETCD_CREDENTIALS_FILE = Path(__file__).resolve().parent / "data" / "etcd-credentials.env"
 
 
 def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
@@ -124,4 +125,20 @@ def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
         "istio.localGatewayService=mesh-local",
         f"kustomize.resources={resources}",
         "images.registry=registry.local:5000/mirror",
+        "modelmesh.namespace=mm-test",
+        "modelmesh.scope=cluster",
+        "modelmesh.kserveController=true",
+        "modelmesh.quickstart=false",
+        "modelmesh.userNamespaces=team-a,team-c",
+        "modelmesh.etcd.endpoints=http://etcd-0.db:2379,http://etcd-1.db:2379",
+        "modelmesh.etcd.rootPrefix=mm",
+        f"modelmesh.etcd.credentialsFile={ETCD_CREDENTIALS_FILE}",
+        "modelmesh.storage.key=s3-models",
+        "modelmesh.storage.defaultBucket=models",
+        "modelmesh.config.podsPerRuntime=1",
+        "modelmesh.config.restProxy=false",
+        "modelmesh.config.scaleToZero=false",
+        "modelmesh.config.scaleToZeroGracePeriodSeconds=30",
+        "modelmesh.config.metrics=false",
+        "modelmesh.config.serviceAccountName=mm-runtime",
     ]

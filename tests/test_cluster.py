@@ -9,6 +9,7 @@ Each test works in its own namespace and removes it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,46 @@ pytestmark = [
 ]
 
 
+def _minimal_crd(kind: str, plural: str, group: str, scope: str = "Namespaced") -> dict[str, object]:
+    """A schema-less CRD: enough for the API server to store cert-manager's objects."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+            "scope": scope,
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cert_manager_crds() -> None:
+    """A bare API server has no cert-manager: give it cert-manager's kinds (not its controllers)."""
+    if kubectl("get", "crd", "certificates.cert-manager.io").returncode == 0:
+        return
+    crds = [
+        _minimal_crd("Certificate", "certificates", "cert-manager.io"),
+        _minimal_crd("Issuer", "issuers", "cert-manager.io"),
+        _minimal_crd("ClusterIssuer", "clusterissuers", "cert-manager.io", "Cluster"),
+    ]
+    res = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(crds))
+    assert res.returncode == 0, res.stderr
+    for crd in crds:
+        kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")  # type: ignore[index]
+
+
 @pytest.fixture
 def ns(upstream: Path, tmp_path: Path) -> Iterator[str]:
     name = f"kst-{uuid.uuid4().hex[:8]}"
@@ -45,9 +86,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def installer(tmp_path: Path, upstream: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    res = run_cli(
-        *args, "--kubeconfig", KUBECONFIG, "--mirror", str(upstream), env=_env(tmp_path), timeout=900
-    )
+    mirror = ["--mirror", str(upstream)] if args[0] in ("deploy", "diff", "check") else []
+    res = run_cli(*args, "--kubeconfig", KUBECONFIG, *mirror, env=_env(tmp_path), timeout=900)
     return subprocess.CompletedProcess(args, res.code, res.stdout, res.stderr)
 
 
@@ -67,6 +107,7 @@ def deploy(tmp_path: Path, upstream: Path, ns: str, *extra: str) -> subprocess.C
         upstream,
         "deploy",
         "--no-wait",
+        "--skip-checks",  # a bare API server runs no cert-manager webhook (test_check covers the check)
         "--timeout",
         "30",
         "--set",
@@ -161,17 +202,17 @@ def test_injected_ca_bundle_is_kept(tmp_path: Path, upstream: Path, ns: str) -> 
 def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) -> None:
     if not ADMISSION_OFF:
         pytest.skip("needs INSTALLER_TEST_ADMISSION=off to deploy completely")
+    previous = ""
     for version in ("v0.13.1", "v0.15.2", "v0.16.0"):
-        uid_before = kubectl(
-            "get", "crd", "inferenceservices.serving.kserve.io", "-o", "jsonpath={.metadata.uid}"
-        ).stdout
         res = deploy(tmp_path, upstream, ns, "--version", version)
         assert res.returncode == 0, res.stderr
-        uid_after = kubectl(
+        uid = kubectl(
             "get", "crd", "inferenceservices.serving.kserve.io", "-o", "jsonpath={.metadata.uid}"
         ).stdout
-        if uid_before:
-            assert uid_after == uid_before, "the CRD is updated in place, never deleted"
+        assert uid
+        if previous:
+            assert uid == previous, "the CRD is updated in place, never deleted"
+        previous = uid
 
 
 def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> None:
@@ -201,3 +242,69 @@ def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> Non
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     _deploy_ok(deploy(tmp_path, upstream, ns))
+
+
+def test_modelmesh_deploy_guard_and_user_namespaces(tmp_path: Path, upstream: Path, ns: str) -> None:
+    """ModelMesh beside KServe: redeploy changes nothing; undeploy refuses while a Predictor or an
+    InferenceService exists; a user namespace outlives undeploy and loses only our label."""
+    team = f"{ns}-team"
+    mm_ns = f"{ns}-mm"
+    assert kubectl("create", "namespace", team).returncode == 0
+    assert kubectl("label", "namespace", team, "owner=team").returncode == 0
+    try:
+        args = [
+            "--mode",
+            "ModelMesh",
+            "--set",
+            f"modelmesh.namespace={mm_ns}",
+            "--set",
+            f"modelmesh.userNamespaces={team}",
+            "--set",
+            "modelmesh.etcd.endpoints=http://etcd.example:2379",
+        ]
+        _deploy_ok(deploy(tmp_path, upstream, ns, *args))
+        labels = json.loads(kubectl("get", "namespace", team, "-o", "jsonpath={.metadata.labels}").stdout)
+        assert labels.get("modelmesh-enabled") == "true" and labels.get("owner") == "team"
+        assert kubectl("get", "deployment", "modelmesh-controller", "-n", mm_ns).returncode == 0
+        assert kubectl("get", "crd", "predictors.serving.kserve.io").returncode == 0
+        if ADMISSION_OFF:
+            again = deploy(tmp_path, upstream, ns, *args)
+            assert again.returncode == 0 and again.stdout.startswith("0 changed"), again.stdout + again.stderr
+        predictor = {
+            "apiVersion": "serving.kserve.io/v1alpha1",
+            "kind": "Predictor",
+            "metadata": {"name": "example-mnist", "namespace": team},
+            "spec": {
+                "modelType": {"name": "onnx"},
+                "path": "onnx/mnist.onnx",
+                "storage": {"s3": {"secretKey": "x"}},
+            },
+        }
+        isvc = {
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": {
+                "name": "mm-isvc",
+                "namespace": team,
+                "annotations": {"serving.kserve.io/deploymentMode": "ModelMesh"},
+            },
+            "spec": {
+                "predictor": {"model": {"modelFormat": {"name": "onnx"}, "storageUri": "s3://models/mnist"}}
+            },
+        }
+        for user_object, kind in ((predictor, "Predictor"), (isvc, "InferenceService")):
+            created = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(user_object))
+            if created.returncode != 0:
+                assert not ADMISSION_OFF, created.stderr
+                continue
+            refused = installer(tmp_path, upstream, "undeploy", "--namespace", ns)
+            assert refused.returncode == 1 and kind in refused.stderr, refused.stderr
+            kubectl("delete", kind.lower(), user_object["metadata"]["name"], "-n", team, "--wait=true")  # type: ignore[index]
+        assert installer(tmp_path, upstream, "undeploy", "--namespace", ns).returncode == 0
+        kept = kubectl("get", "namespace", team, "-o", "jsonpath={.metadata.labels}")
+        assert kept.returncode == 0, "the user namespace is never deleted"
+        labels = json.loads(kept.stdout)
+        assert "modelmesh-enabled" not in labels and labels.get("owner") == "team"
+        assert kubectl("get", "deployment", "modelmesh-controller", "-n", mm_ns).returncode != 0
+    finally:
+        kubectl("delete", "namespace", team, "--wait=false")

@@ -218,3 +218,77 @@ def test_undeploy_keeps_a_namespace_it_did_not_create(phases: dict[str, list[Obj
     deploy(cluster, phases, NS, opts())
     undeploy(cluster, NS)
     assert cluster.get(Ref("v1", "Namespace", NS)) is not None
+
+
+# ------------------------------------------------------------------ ModelMesh
+
+
+@pytest.fixture(scope="module")
+def mm_phases(lock: Lock, upstream: Path, session_env: Path) -> dict[str, list[Obj]]:
+    p = params.resolve(
+        lock=lock,
+        set_args=["modelmesh.userNamespaces=team-a"],
+        flags={"kserve.version": ("--version", "v0.15.2"), "kserve.deploymentMode": ("--mode", "ModelMesh")},
+    )
+    return render(p, lock, FetchSettings(mirror=str(upstream))).phases
+
+
+def _namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+
+
+def test_user_namespace_must_exist_and_nothing_is_applied_otherwise(mm_phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    with pytest.raises(ClusterError, match="Namespace/team-a does not exist"):
+        deploy(cluster, mm_phases, NS, opts(mode="ModelMesh"))
+    assert not [c for c in cluster.calls if c[0] == "apply"]
+
+
+def test_user_namespaces_get_only_the_label_and_keep_existing(mm_phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    cluster.apply(_namespace("team-a", {"owner": "team-a"}), manager="kubectl")
+    deploy(cluster, mm_phases, NS, opts(mode="ModelMesh"))
+    team = cluster.get(Ref("v1", "Namespace", "team-a"))
+    assert team is not None
+    assert team["metadata"]["labels"] == {"owner": "team-a", "modelmesh-enabled": "true"}
+    inv = read_inventory(cluster, NS)
+    assert inv is not None
+    assert Ref("v1", "Namespace", "team-a") in inv.labels_only
+    assert "team-a" not in {r.name for r in inv.refs if r.kind == "Namespace"}
+    assert set(inv.created_namespaces) == {"kserve", "modelmesh-serving"}
+    assert deploy(cluster, mm_phases, NS, opts(mode="ModelMesh")).changed == 0
+
+    # A Predictor is user data: undeploy refuses while one exists.
+    predictor = {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "Predictor",
+        "metadata": {"name": "example-mnist", "namespace": "team-a"},
+        "spec": {"modelType": {"name": "onnx"}, "path": "onnx/mnist.onnx"},
+    }
+    cluster.apply(predictor, manager="kubectl")
+    with pytest.raises(UserDataError, match="Predictor/team-a/example-mnist"):
+        undeploy(cluster, NS)
+    cluster.delete(Ref.of(predictor))
+    undeploy(cluster, NS)
+    team = cluster.get(Ref("v1", "Namespace", "team-a"))
+    assert team is not None, "a user namespace is never deleted"
+    assert team["metadata"]["labels"] == {"owner": "team-a"}
+    assert cluster.get(Ref("v1", "Namespace", "modelmesh-serving")) is None
+    assert cluster.get(Ref("apps/v1", "Deployment", "modelmesh-controller", "modelmesh-serving")) is None
+
+
+def test_dropping_a_user_namespace_removes_only_its_label(
+    mm_phases: dict[str, list[Obj]], lock: Lock, upstream: Path, session_env: Path
+) -> None:
+    cluster = FakeCluster()
+    cluster.apply(_namespace("team-a"), manager="kubectl")
+    deploy(cluster, mm_phases, NS, opts(mode="ModelMesh"))
+    p = params.resolve(
+        lock=lock,
+        flags={"kserve.version": ("--version", "v0.15.2"), "kserve.deploymentMode": ("--mode", "ModelMesh")},
+    )
+    fewer = render(p, lock, FetchSettings(mirror=str(upstream))).phases
+    changes = deploy(cluster, fewer, NS, opts(mode="ModelMesh"))
+    assert [c for c in changes.pruned if "team-a" in c] == [f"{Ref('v1', 'Namespace', 'team-a')} (labels)"]
+    team = cluster.get(Ref("v1", "Namespace", "team-a"))
+    assert team is not None and "modelmesh-enabled" not in (team["metadata"].get("labels") or {})

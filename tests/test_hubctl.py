@@ -162,6 +162,11 @@ def test_deploy_undeploy_post_undeploy_leave_nothing(tmp_path: Path, upstream: P
         for line in deployed.stdout.split("Outputs:\n", 1)[-1].splitlines()
         if " = " in line
     )
-    assert set(outputs) == {name for name, _ in OUTPUTS} or deployed.returncode != 0
+    if os.environ.get("INSTALLER_TEST_ADMISSION") == "off":
+        assert deployed.returncode == 0, deployed.stderr
+        assert set(outputs) == {name for name, _ in OUTPUTS}
+        assert outputs["kserve.namespace"] == "hub-kserve"
+    else:  # no node runs KServe's webhook: deploy stops at the runtimes, naming it
+        assert deployed.returncode == 1 and "admission webhook" in deployed.stderr, deployed.stderr
     assert run_hook("undeploy", {**env, "INSTALLER_FORCE": "true"}).returncode == 0
     assert run_hook("post-undeploy", env).returncode == 0

@@ -183,6 +183,56 @@ CASES: dict[str, dict[str, str]] = {
         "base/kustomization.yaml": "resources: [objs.yaml]\n",
         "base/objs.yaml": BASE,
     },
+    # vars defined in a sub-kustomization are resolved at the top, after the namespace above moved
+    # their objects; configurations add var-reference and namespace field specs that travel up.
+    "vars and configurations": {
+        "kustomization.yaml": "namespace: moved\nresources: [app]\n",
+        "app/kustomization.yaml": (
+            "bases: [../base]\nresources: [cert.yaml]\nconfigurations: [conf.yaml]\n"
+            "vars:\n- name: SVC_NS\n  objref: {kind: Service, version: v1, name: webhook-svc}\n"
+            "  fieldref: {fieldPath: metadata.namespace}\n"
+            "- name: SVC_NAME\n  objref: {kind: Service, version: v1, name: webhook-svc}\n  fieldref: {}\n"
+            "- name: PORT\n  objref: {kind: Service, version: v1, name: webhook-svc}\n"
+            "  fieldref: {fieldPath: 'spec.ports[0].port'}\n"
+            "patches:\n- path: ann.yaml\n"
+        ),
+        "app/cert.yaml": (
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: kserve}\n"
+            "spec:\n  commonName: $(SVC_NAME).$(SVC_NS).svc\n"
+            "  dnsNames: [$(SVC_NAME).$(SVC_NS).svc, literal-$$(SVC_NS), $(UNKNOWN).x, port-$(PORT)]\n"
+        ),
+        "app/ann.yaml": (
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n"
+            "metadata:\n  name: vw\n  annotations: {cert-manager.io/inject-ca-from: $(SVC_NS)/c}\n"
+        ),
+        "app/conf.yaml": (
+            "varReference:\n- {kind: Certificate, group: cert-manager.io, path: spec/commonName}\n"
+            "- {kind: Certificate, group: cert-manager.io, path: spec/dnsNames}\n"
+            "namespace:\n- {kind: ValidatingWebhookConfiguration, group: admissionregistration.k8s.io,"
+            " path: webhooks/clientConfig/service/namespace, create: true}\n"
+            "nameReference:\n- kind: Service\n  version: v1\n  fieldSpecs:\n"
+            "  - {kind: ValidatingWebhookConfiguration, path: webhooks/clientConfig/service/name}\n"
+        ),
+        "base/kustomization.yaml": "resources: [objs.yaml]\n",
+        "base/objs.yaml": BASE,
+    },
+    "generators and transformers": {
+        "kustomization.yaml": (
+            "resources: [base.yaml]\n"
+            "configMapGenerator:\n- name: generated\n  files: [settings.yaml, renamed.txt=other.txt]\n"
+            "  literals: [mode=fast]\n"
+            "generatorOptions: {disableNameSuffixHash: true, labels: {gen: 'yes'}}\n"
+            "transformers: [labels.yaml]\n"
+        ),
+        "settings.yaml": "podsPerRuntime: 2\nnested:\n  key: value\n",
+        "other.txt": "plain text\n",
+        "labels.yaml": (
+            "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: x}\n"
+            "labels: {app.kubernetes.io/name: demo}\n"
+            "fieldSpecs:\n- {path: metadata/labels, create: true}\n"
+            "- {path: spec/template/metadata/labels, kind: Deployment, create: true}\n"
+        ),
+    },
 }
 
 
@@ -247,6 +297,27 @@ def test_engine_never_mutates_its_input() -> None:
             "Deployment/kserve/ctrl",
         ),
         ({"kustomization.yaml": "resources: [base.yaml, base.yaml]\n"}, "appears twice"),
+        (
+            {
+                "kustomization.yaml": (
+                    "resources: [base.yaml]\nvars:\n- name: X\n  objref: {kind: Service, name: nope}\n"
+                )
+            },
+            "var X: no object match",
+        ),
+        (
+            {
+                "kustomization.yaml": "resources: [base.yaml]\nconfigMapGenerator:\n- {name: g, literals: [a=b]}\n"
+            },
+            "name hashes are not supported",
+        ),
+        (
+            {
+                "kustomization.yaml": "resources: [base.yaml]\ntransformers: [t.yaml]\n",
+                "t.yaml": "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata: {name: t}\n",
+            },
+            "unsupported transformer PrefixSuffixTransformer",
+        ),
     ],
 )
 def test_engine_errors_name_the_problem(files: dict[str, str], message: str) -> None:

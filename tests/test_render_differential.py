@@ -1,6 +1,6 @@
 """The differential test: `kubectl kustomize` of the emitted kustomization equals our render.
 
-For every locked version x {RawDeployment, Serverless} x {defaults, every parameter set}.
+For every locked version x {RawDeployment, Serverless, ModelMesh} x {defaults, every parameter set}.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.conftest import full_parameters
 from tests.kustomize_ref import differences, kubectl_kustomize
 
 VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
-MODES = ["RawDeployment", "Serverless"]
+MODES = ["RawDeployment", "Serverless", "ModelMesh"]
 
 
 def test_full_parameter_set_touches_every_parameter(lock: Lock) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from installer import jsonio
 from installer.cluster.client import Cluster, ClusterError, Ref, WebhookUnavailableError
 from installer.errors import InstallerError
-from installer.objects import PHASES, Obj
+from installer.objects import PHASES, Obj, is_labels_only
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class Inventory:
     version: str = ""
     mode: str = ""
     params_digest: str = ""
-    created_namespace: bool = False
+    created_namespaces: tuple[str, ...] = ()
+    labels_only: tuple[Ref, ...] = ()
 
     def to_configmap(self, namespace: str, instance: str) -> Obj:
         return {
@@ -82,22 +83,33 @@ class Inventory:
                 "version": self.version,
                 "mode": self.mode,
                 "parametersDigest": self.params_digest,
-                "createdNamespace": "true" if self.created_namespace else "false",
+                "createdNamespaces": jsonio.dumps(sorted(self.created_namespaces)).decode(),
+                "labelsOnly": jsonio.dumps([r.to_dict() for r in self.labels_only]).decode(),
             },
         }
 
     @classmethod
     def from_configmap(cls, cm: Obj) -> Inventory:
         data = cm.get("data") or {}
-        raw = jsonio.loads(data.get("objects") or "[]")
-        refs = [Ref(r["apiVersion"], r["kind"], r["name"], r.get("namespace", "")) for r in raw]
+        created = [str(n) for n in jsonio.loads(data.get("createdNamespaces") or "[]")]
+        if data.get("createdNamespace") == "true":  # written by earlier versions: the install namespace
+            created.append(str((cm.get("metadata") or {}).get("namespace")))
         return cls(
-            refs,
+            _refs(data.get("objects")),
             str(data.get("version", "")),
             str(data.get("mode", "")),
             str(data.get("parametersDigest", "")),
-            data.get("createdNamespace") == "true",
+            tuple(created),
+            tuple(_refs(data.get("labelsOnly"))),
         )
+
+    def created(self, namespace: str) -> bool:
+        return namespace in self.created_namespaces
+
+
+def _refs(raw_json: str | None) -> list[Ref]:
+    raw = jsonio.loads(raw_json or "[]")
+    return [Ref(r["apiVersion"], r["kind"], r["name"], r.get("namespace", "")) for r in raw]
 
 
 def read_inventory(cluster: Cluster, namespace: str) -> Inventory | None:
@@ -109,7 +121,13 @@ def read_inventory(cluster: Cluster, namespace: str) -> Inventory | None:
 
 
 def prepare(obj: Obj, instance: str) -> Obj:
-    """Labels added, injected fields removed; the rendered object itself is not changed."""
+    """Labels added, injected fields removed; the rendered object itself is not changed.
+
+    A labels-only object (an existing namespace the installer labels) is reduced to its labels:
+    server-side apply then owns those labels and nothing else of it.
+    """
+    if is_labels_only(obj):
+        return labels_body(obj)
     meta = dict(obj.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY: "kserve-installer", INSTANCE: instance}
     out = {**obj, "metadata": meta}
@@ -128,6 +146,29 @@ def prepare(obj: Obj, instance: str) -> Obj:
                 "conversion": {**obj["spec"]["conversion"], "webhook": {**conv, "clientConfig": cc}},
             }
     return out
+
+
+def labels_body(obj: Obj, labels: dict[str, str] | None = None) -> Obj:
+    """The apply body that owns only ``labels`` of an object (none: releases every label we own)."""
+    meta = obj.get("metadata") or {}
+    body: Obj = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": {"name": meta["name"]}}
+    if meta.get("namespace"):
+        body["metadata"]["namespace"] = meta["namespace"]
+    wanted = dict(meta.get("labels") or {}) if labels is None else labels
+    if wanted:
+        body["metadata"]["labels"] = wanted
+    return body
+
+
+def release_labels(cluster: Cluster, ref: Ref, dry_run: bool = False) -> bool:
+    """Remove the labels we own from an object we only label; False when it no longer exists."""
+    if cluster.get(ref) is None:
+        return False
+    stub: Obj = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name}}
+    if ref.namespace:
+        stub["metadata"]["namespace"] = ref.namespace
+    cluster.apply(labels_body(stub, {}), dry_run=dry_run)
+    return True
 
 
 _VOLATILE_META = ("resourceVersion", "generation", "uid", "creationTimestamp", "managedFields", "selfLink")
@@ -188,7 +229,24 @@ def deploy(
     """Apply every phase in order, wait where the next phase needs it, then prune and record."""
     changes = ChangeSet()
     old = read_inventory(cluster, namespace)
-    created_ns = old.created_namespace if old else cluster.get(Ref("v1", "Namespace", namespace)) is None
+    everything = [o for p in PHASES for o in phases.get(p) or []]
+    labelled = [Ref.of(o) for o in everything if is_labels_only(o)]
+    missing = [r for r in labelled if cluster.get(r) is None]
+    if missing:
+        # Checked before anything is applied: these are the user's, the installer never creates them.
+        raise ClusterError(
+            f"{missing[0]} does not exist: the installer only labels it "
+            "(modelmesh.userNamespaces); create it first"
+        )
+    created = set(old.created_namespaces) if old else set()
+    old_refs = {(r.kind, r.name) for r in old.refs} if old else set()
+    for o in everything:
+        name = str(o["metadata"]["name"])
+        new_namespace = (
+            o["kind"] == "Namespace" and not is_labels_only(o) and ("Namespace", name) not in old_refs
+        )
+        if new_namespace and cluster.get(Ref.of(o)) is None:
+            created.add(name)
     applied: list[Ref] = []
     for phase in PHASES:
         objs = [prepare(o, opts.instance) for o in phases.get(phase) or []]
@@ -197,7 +255,7 @@ def deploy(
         progress(f"{phase}: applying {len(objs)} objects")
         retry = phase == "custom-resources"
         _apply_many(cluster, objs, opts, changes, retry_webhooks=retry)
-        applied += [Ref.of(o) for o in objs]
+        applied += [Ref.of(o) for o in objs if Ref.of(o) not in labelled]
         if phase == "crds" and not opts.dry_run:
             for o in objs:
                 if o["kind"] == "CustomResourceDefinition":
@@ -220,10 +278,22 @@ def deploy(
                 )
     stale = prune_set(old.refs if old else [], applied)
     for ref in stale:
+        if ref.kind == "Namespace" and ref.name not in created:
+            continue  # never delete a namespace the installer did not create
         if (not opts.dry_run and cluster.delete(ref)) or opts.dry_run:
             changes.pruned.append(str(ref))
+    for ref in old.labels_only if old else ():
+        if ref not in labelled and release_labels(cluster, ref, opts.dry_run):
+            changes.pruned.append(f"{ref} (labels)")
     if not opts.dry_run:
-        inv = Inventory(applied, opts.version, opts.mode, opts.params_digest, created_ns)
+        inv = Inventory(
+            applied,
+            opts.version,
+            opts.mode,
+            opts.params_digest,
+            tuple(sorted(created)),
+            tuple(labelled),
+        )
         cluster.apply(inv.to_configmap(namespace, opts.instance), force=True)
     return changes
 
@@ -324,13 +394,40 @@ def undeploy(
     refs = sorted(inventory.refs, key=lambda r: -order[_phase_of_ref(r)])
     deleted: list[str] = []
     for ref in refs:
-        if ref.kind == "Namespace" and not inventory.created_namespace:
+        if ref.kind == "Namespace" and not inventory.created(ref.name):
             continue
         if cluster.delete(ref):
             deleted.append(str(ref))
+    for ref in inventory.labels_only:
+        if release_labels(cluster, ref):
+            progress(f"{ref}: removed our labels (the namespace stays)")
     cluster.delete(Ref("v1", "ConfigMap", INVENTORY, namespace))
     progress(f"deleted {len(deleted)} objects")
     return deleted
+
+
+def leftovers(cluster: Cluster, objs: Iterable[Obj]) -> tuple[list[str], list[str]]:
+    """(ours, terminating): rendered objects still on the cluster with our managed-by label, and
+    those the API server is still deleting (a namespace waits for its contents to go first).
+    Objects we only label count while they still carry our labels."""
+    ours: list[str] = []
+    terminating: list[str] = []
+    for obj in objs:
+        ref = Ref.of(obj)
+        live = cluster.get(ref)
+        if live is None:
+            continue
+        meta = live.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if is_labels_only(obj):
+            wanted = (obj.get("metadata") or {}).get("labels") or {}
+            if any(labels.get(k) == v for k, v in wanted.items()):
+                ours.append(f"{ref} (labels)")
+        elif meta.get("deletionTimestamp"):
+            terminating.append(str(ref))
+        elif labels.get(MANAGED_BY) == "kserve-installer":
+            ours.append(str(ref))
+    return ours, terminating
 
 
 def _phase_of_ref(ref: Ref) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from installer.cluster.client import FIELD_MANAGER, ClusterError, NotFoundError, Ref, status_error
 from installer.errors import root_cause
 from installer.objects import Obj
+
+log = logging.getLogger(__name__)
 
 
 def connect(kubeconfig: Path | None = None, context: str | None = None) -> KubernetesCluster:
@@ -31,8 +34,15 @@ def connect(kubeconfig: Path | None = None, context: str | None = None) -> Kuber
         where = f" {kubeconfig}" if kubeconfig else ""
         raise ClusterError(f"no usable kubeconfig{where}: {' '.join(str(exc).split())}") from None
     api.configuration.retries = 0
+    insecure = not api.configuration.verify_ssl
+    if insecure:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     cluster = KubernetesCluster(api)
     cluster.ping()
+    if insecure:  # said once, after the server answered, rather than by urllib3 on every request
+        log.warning("TLS verification is off for %s (insecure-skip-tls-verify)", api.configuration.host)
     return cluster
 
 

@@ -22,6 +22,7 @@ from installer.errors import OutputError
 from installer.kustomize import FileTree
 from installer.objects import PHASES, Obj
 from installer.prebuild import Built, phase_file
+from installer.render import upstream_file
 from installer.sinks.output import safe_name, write_atomically
 from installer.sinks.render import object_yaml
 from installer.yamltext import TextIndex
@@ -88,7 +89,7 @@ def write_kustomization(
         files["kustomization.yaml"] = yamlio.dump(root)
 
     def fill(tmp: Path) -> None:
-        pre_built = {f"upstream/{phase_file(p)}": built.path / phase_file(p) for p in PHASES}
+        pre_built = {upstream_file(p): built.path / phase_file(p) for p in PHASES}
         for rel, value in sorted(files.items()):
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

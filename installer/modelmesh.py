@@ -1,0 +1,292 @@
+"""ModelMesh Serving's release config tarball -> objects, built by our kustomize engine.
+
+modelmesh-serving ships a kustomize tree (``config-<version>/``), not pre-built YAML, and its
+``default`` kustomization uses ``vars`` so that the install namespace flows into the webhook
+certificate's DNS names and ``inject-ca-from``. Its own install script sets the namespace with
+``kustomize edit set namespace`` and builds. The pre-build does the same with our engine: for a
+namespace, it builds each directory the installer uses under a kustomization that sets that
+namespace, and stores the objects under ``kserve-built/modelmesh-serving/<version>/<namespace>/``.
+
+The tarball is read from the fetch cache at run time (upstream files never enter the repository).
+Extraction is strict: regular files only, under one top directory, no absolute or ``..`` paths.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from installer import jsonio, kustomize, yamlio
+from installer.credentials import EtcdCredentials, S3Credentials
+from installer.errors import BuildError, ParameterError
+from installer.kustomize import FileTree, deep_copy
+from installer.objects import LABELS_ONLY_ANNOTATIONS, Obj
+from installer.params import Parameters
+from installer.prebuild import BUILD_FORMAT, OBJECTS_FILE, build_meta, read_meta, write_tree
+from installer.sources import FetchedAsset
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "modelmesh-serving"
+# Directories of the tree the installer builds, by the name of their pre-built file.
+DIRECTORIES = {
+    "default": "default",
+    "rbac-cluster-scope": "rbac/cluster-scope",
+    "rbac-namespace-scope": "rbac/namespace-scope",
+    "runtimes": "runtimes",
+    "namespace-runtimes": "namespace-runtimes",
+}
+QUICKSTART = "dependencies/quickstart.yaml"
+MAX_TARBALL_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BuiltModelMesh:
+    """ModelMesh Serving built for one namespace: objects by part (``DIRECTORIES`` + quickstart)."""
+
+    version: str
+    namespace: str
+    parts: dict[str, list[Obj]]
+    path: Path
+
+
+def read_tarball(path: Path) -> dict[str, str]:
+    """The tarball's text files by path below its single top directory."""
+    files: dict[str, str] = {}
+    tops: set[str] = set()
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                name = posixpath.normpath(member.name)
+                if name.startswith(("/", "../")) or name == ".." or "/../" in name:
+                    raise BuildError(f"{path.name}: unsafe path {member.name!r} in the tarball")
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise BuildError(f"{path.name}: {member.name} is not a regular file")
+                if member.size > MAX_TARBALL_BYTES:
+                    raise BuildError(f"{path.name}: {member.name} is too large ({member.size} bytes)")
+                top, _, rest = name.partition("/")
+                if not rest:
+                    raise BuildError(f"{path.name}: {member.name} is not under a top directory")
+                tops.add(top)
+                handle = tar.extractfile(member)
+                if handle is None:
+                    continue
+                try:
+                    files[rest] = handle.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    continue  # not a manifest: nothing kustomize reads here is binary
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BuildError(f"{path.name}: not a readable .tar.gz: {exc}") from None
+    if len(tops) != 1:
+        raise BuildError(f"{path.name}: expected one top directory, found {sorted(tops) or 'none'}")
+    return files
+
+
+def wrapper(namespace: str, resource: str) -> str:
+    """A kustomization that builds ``resource`` of the tree into ``namespace``."""
+    return yamlio.dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": namespace,
+            "resources": [resource],
+        }
+    )
+
+
+def build_parts(files: dict[str, str], namespace: str) -> dict[str, list[Obj]]:
+    """Build every part of the tree for ``namespace`` (what ``kubectl kustomize`` would give)."""
+    tree = FileTree({f"config/{k}": v for k, v in files.items()})
+    parts: dict[str, list[Obj]] = {}
+    targets = {**DIRECTORIES, "quickstart": QUICKSTART}
+    for part, rel in targets.items():
+        if f"config/{rel}" not in tree.files and tree.kustomization_in(f"config/{rel}") is None:
+            raise BuildError(f"{COMPONENT}: the tarball has no {rel}")
+        tree.files[f"{part}/kustomization.yaml"] = wrapper(namespace, f"../config/{rel}")
+        # runtimes/ takes a transformer from ../default, as upstream's LoadRestrictionsNone allows.
+        parts[part] = kustomize.build(tree, part, restrict_loads=False)
+    return parts
+
+
+def stamp(version: str, namespace: str, fetched: list[FetchedAsset]) -> str:
+    return jsonio.digest([BUILD_FORMAT, version, namespace, sorted(f.sha256 for f in fetched)], "modelmesh")
+
+
+def build(
+    version: str, namespace: str, fetched: list[FetchedAsset], root: Path, force: bool = False
+) -> BuiltModelMesh:
+    """Pre-build ModelMesh ``version`` for ``namespace`` (a no-op when already built)."""
+    dest = root / COMPONENT / version / namespace
+    want = stamp(version, namespace, fetched)
+    if not force:
+        meta = read_meta(dest)
+        if meta is not None and meta.get("stamp") == want:
+            try:
+                parts = jsonio.loads((dest / OBJECTS_FILE).read_bytes())
+                return BuiltModelMesh(version, namespace, parts, dest)
+            except (OSError, ValueError):
+                pass
+    tarballs = [f for f in fetched if f.asset.name.endswith((".tar.gz", ".tgz"))]
+    if len(tarballs) != 1:
+        raise BuildError(f"{COMPONENT} {version}: expected one config tarball, got {len(tarballs)}")
+    parts = build_parts(read_tarball(tarballs[0].path), namespace)
+    files = {f"{part}.yaml": yamlio.dump_all(objs).encode("utf-8") for part, objs in parts.items()}
+    files[OBJECTS_FILE] = jsonio.dumps(parts)
+    meta_out = build_meta(COMPONENT, version, want, fetched, parts, namespace=namespace)
+    write_tree(dest, files, meta_out)
+    log.info("pre-built %s %s for namespace %s into %s", COMPONENT, version, namespace, dest)
+    return BuiltModelMesh(version, namespace, parts, dest)
+
+
+# ---------------------------------------------------------------------------- root-layer objects
+
+ETCD_SECRET = "model-serving-etcd"
+STORAGE_SECRET = "storage-config"
+USER_CONFIGMAP = "model-serving-config"
+ENABLED_LABEL = "modelmesh-enabled"
+# model-serving-config keys set by ``modelmesh.config.*`` parameters (parameter -> YAML path).
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "podsPerRuntime": ("podsPerRuntime",),
+    "restProxy": ("restProxy", "enabled"),
+    "scaleToZero": ("scaleToZero", "enabled"),
+    "scaleToZeroGracePeriodSeconds": ("scaleToZero", "gracePeriodSeconds"),
+    "metrics": ("metrics", "enabled"),
+    "serviceAccountName": ("serviceAccountName",),
+}
+
+
+def user_config(params: Parameters) -> dict[str, Any]:
+    """The keys of ``model-serving-config`` the parameters set. ModelMesh merges this ConfigMap over
+    ``model-serving-config-defaults`` itself, so every key left out keeps its shipped default."""
+    config: dict[str, Any] = {}
+    for name, path in CONFIG_KEYS.items():
+        value = params[f"modelmesh.config.{name}"]
+        if value is None:
+            continue
+        node = config
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return config
+
+
+def root_objects(
+    params: Parameters,
+    s3: S3Credentials | None,
+    etcd: EtcdCredentials | None,
+    quickstart_secrets: list[Obj],
+) -> tuple[list[Obj], list[Obj]]:
+    """(objects, Secrets) the ModelMesh parameters add: model-serving-config, the etcd and storage
+    Secrets, and the ``modelmesh-enabled`` label of user namespaces (labels-only objects)."""
+    ns = params["modelmesh.namespace"]
+    labels = {"app.kubernetes.io/managed-by": "kserve-installer"}
+    objs: list[Obj] = []
+    secrets = [deep_copy(s) for s in quickstart_secrets]
+    if params["modelmesh.userNamespaces"] and params["modelmesh.scope"] != "cluster":
+        raise ParameterError(
+            "modelmesh.userNamespaces",
+            "needs modelmesh.scope=cluster (a namespace-scoped ModelMesh serves only its own)",
+        )
+    endpoints = params["modelmesh.etcd.endpoints"]
+    if endpoints and params["modelmesh.quickstart"]:
+        raise ParameterError(
+            "modelmesh.etcd.endpoints",
+            "cannot be combined with modelmesh.quickstart (which runs its own etcd)",
+        )
+    if ns != params.namespace:  # upstream's script expects it to exist; we create it (and record that)
+        objs.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": dict(labels)}}
+        )
+    config = user_config(params)
+    if config:
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": USER_CONFIGMAP, "namespace": ns, "labels": dict(labels)},
+                "data": {"config.yaml": yamlio.dump(config)},
+            }
+        )
+    if endpoints:
+        connection: dict[str, Any] = {
+            "endpoints": ",".join(endpoints),
+            "root_prefix": params["modelmesh.etcd.rootPrefix"],
+        }
+        if etcd is not None:
+            connection.update(userid=etcd.userid, password=etcd.password)
+        secrets.append(
+            _secret(ETCD_SECRET, ns, labels, {"etcd_connection": json.dumps(connection, indent=2)})
+        )
+    storage = storage_entry(params, s3)
+    if storage is not None:
+        key = params["modelmesh.storage.key"]
+        user_ns = list(params["modelmesh.userNamespaces"]) if params["modelmesh.scope"] == "cluster" else []
+        for target in [ns, *(n for n in user_ns if n != ns)]:
+            existing = next(
+                (
+                    s
+                    for s in secrets
+                    if s["metadata"]["name"] == STORAGE_SECRET and s["metadata"].get("namespace") == target
+                ),
+                None,
+            )
+            if existing is not None:  # the quickstart's MinIO entry stays beside ours
+                existing.setdefault("stringData", {})[key] = storage
+            else:
+                secrets.append(_secret(STORAGE_SECRET, target, labels, {key: storage}))
+    for user in params["modelmesh.userNamespaces"]:
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": user,
+                    "labels": {ENABLED_LABEL: "true"},
+                    "annotations": dict(LABELS_ONLY_ANNOTATIONS),
+                },
+            }
+        )
+    return objs, secrets
+
+
+def storage_entry(params: Parameters, s3: S3Credentials | None) -> str | None:
+    """One ``storage-config`` entry (JSON, as ModelMesh's puller reads it) for the bucket parameters."""
+    endpoint = params["bucket.endpoint"]
+    if not endpoint:
+        return None
+    if s3 is None:
+        log.warning(
+            "bucket.endpoint is set but no S3 credentials were given (bucket.credentialsFile or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): provide Secret %s out of band",
+            STORAGE_SECRET,
+        )
+        return None
+    key_id, secret_key = s3.values()
+    entry: dict[str, str] = {
+        "type": "s3",
+        "access_key_id": key_id,
+        "secret_access_key": secret_key,
+        "endpoint_url": endpoint,
+    }
+    if params["bucket.region"]:
+        entry["region"] = params["bucket.region"]
+    if params["modelmesh.storage.defaultBucket"]:
+        entry["default_bucket"] = params["modelmesh.storage.defaultBucket"]
+    return json.dumps(entry, indent=2)
+
+
+def _secret(name: str, namespace: str, labels: dict[str, str], data: dict[str, str]) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "type": "Opaque",
+        "stringData": data,
+    }
