@@ -363,6 +363,14 @@ def _connect(kw: dict[str, Any]) -> Any:
     show_default=True,
     help="Seconds for each wait (CRDs, webhooks, rollout).",
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=32),
+    default=4,
+    show_default=True,
+    help="Objects applied at once within a phase.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary line.")
 @_pass
 def deploy_cmd(
     ctx: _Context,
@@ -371,11 +379,15 @@ def deploy_cmd(
     force_conflicts: bool,
     wait: bool,
     wait_timeout: float,
+    concurrency: int,
+    quiet: bool,
     **kw: Any,
 ) -> None:
     """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
     resolved = resolve_params(ctx, kw)
-    changes = run_deploy(ctx, resolved, kw, skip_checks, dry_run, force_conflicts, wait, wait_timeout)
+    changes = run_deploy(
+        ctx, resolved, kw, skip_checks, dry_run, force_conflicts, wait, wait_timeout, concurrency, quiet
+    )
     click.echo(("dry run: " if dry_run else "") + changes.summary())
 
 
@@ -388,9 +400,12 @@ def run_deploy(
     force_conflicts: bool = False,
     wait: bool = False,
     wait_timeout: float = 300.0,
+    concurrency: int = 4,
+    quiet: bool = False,
 ) -> Any:
     """Connect, check prerequisites, render, deploy: shared by `deploy` and the hubctl hook."""
     from installer.cluster.deploy import DeployOptions, deploy
+    from installer.cluster.progress import for_terminal
 
     settings = fetch_settings(kw)
     credentials = credentials_for(resolved)
@@ -407,8 +422,10 @@ def run_deploy(
         force_conflicts=force_conflicts,
         wait=wait,
         timeout=wait_timeout,
+        concurrency=concurrency,
     )
-    return deploy(cluster, rendered.phases, resolved.namespace, opts)
+    with for_terminal(quiet) as progress:
+        return deploy(cluster, rendered.phases, resolved.namespace, opts, progress)
 
 
 def require_prerequisites(cluster: Any, resolved: params.Parameters) -> None:
@@ -552,14 +569,42 @@ def diff_cmd(ctx: _Context, **kw: Any) -> None:
 @click.option(
     "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
 )
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @_pass
-def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, **kw: Any) -> None:
+def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, quiet: bool, **kw: Any) -> None:
     """Delete what deploy recorded in its inventory: custom resources first, CRDs last."""
     from installer.cluster.deploy import undeploy
+    from installer.cluster.progress import for_terminal
 
     ns = namespace or resolve_params(ctx, kw).namespace
-    deleted = undeploy(_connect(kw), ns, force=force)
+    with for_terminal(quiet) as progress:
+        deleted = undeploy(_connect(kw), ns, force=force, progress=progress)
     click.echo(f"deleted {len(deleted)} objects")
+
+
+@cli.command("status")
+@click.option("--namespace", "namespace", default=None, help="Install namespace (default: kserve.namespace).")
+@parameter_options
+@cluster_options
+@click.option(
+    "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@_pass
+def status_cmd(ctx: _Context, namespace: str | None, output: str, **kw: Any) -> None:
+    """Installed version, mode, parameters digest, objects, and readiness of controllers and webhooks.
+
+    Exit 0 when installed and ready, 1 otherwise.
+    """
+    from installer.cluster.status import status
+
+    ns = namespace or resolve_params(ctx, kw).namespace
+    result = status(_connect(kw), ns)
+    if output == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo("\n".join(result.lines()))
+    if not result.ready:
+        sys.exit(1)
 
 
 def params_digest(resolved: params.Parameters) -> str:

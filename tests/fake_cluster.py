@@ -184,3 +184,16 @@ class FakeCluster:
             for (g, k, ns, _), o in self.objects.items()
             if g == group and k == kind and (not namespace or ns == namespace)
         ]
+
+    def resource_versions(
+        self, api_version: str, kind: str, label_selector: str
+    ) -> dict[tuple[str, str], str]:
+        self.calls.append(("list-metadata", kind))
+        key, _, value = label_selector.partition("=")
+        return {
+            (str(o["metadata"].get("namespace") or ""), str(o["metadata"]["name"])): str(
+                o["metadata"]["resourceVersion"]
+            )
+            for o in self.list(api_version, kind)
+            if (o["metadata"].get("labels") or {}).get(key) == value
+        }

@@ -199,10 +199,25 @@ def test_injected_ca_bundle_is_kept(tmp_path: Path, upstream: Path, ns: str) -> 
     assert installer(tmp_path, upstream, "diff", "--set", f"kserve.namespace={ns}").returncode == 0
 
 
+def _inventory(ns: str) -> set[tuple[str, str, str, str]]:
+    raw = kubectl(
+        "get", "configmap", "kserve-installer-inventory", "-n", ns, "-o", "jsonpath={.data.objects}"
+    ).stdout
+    return {(r["apiVersion"], r["kind"], r.get("namespace", ""), r["name"]) for r in json.loads(raw or "[]")}
+
+
 def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) -> None:
     if not ADMISSION_OFF:
         pytest.skip("needs INSTALLER_TEST_ADMISSION=off to deploy completely")
-    previous = ""
+    previous_uid = ""
+    previous: set[tuple[str, str, str, str]] = set()
+    pruned_total = 0
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "kept", "namespace": ns},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/iris"}}},
+    }
     for version in ("v0.13.1", "v0.15.2", "v0.16.0"):
         res = deploy(tmp_path, upstream, ns, "--version", version)
         assert res.returncode == 0, res.stderr
@@ -210,9 +225,44 @@ def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) 
             "get", "crd", "inferenceservices.serving.kserve.io", "-o", "jsonpath={.metadata.uid}"
         ).stdout
         assert uid
-        if previous:
-            assert uid == previous, "the CRD is updated in place, never deleted"
-        previous = uid
+        if previous_uid:
+            assert uid == previous_uid, "the CRD is updated in place, never deleted"
+        else:
+            created = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(isvc))
+            assert created.returncode == 0, created.stderr
+        assert kubectl("get", "inferenceservice", "kept", "-n", ns).returncode == 0, "user data is kept"
+        current = _inventory(ns)
+        for api, kind, namespace, name in previous - current:
+            where = ["-n", namespace] if namespace else []
+            gone = kubectl("get", f"{kind}.{api.split('/')[0]}" if "/" in api else kind, name, *where)
+            assert gone.returncode != 0, f"{kind}/{name} should have been pruned"
+            pruned_total += 1
+        previous_uid, previous = uid, current
+    # No locked upgrade drops an object (each adds some); a downgrade does: v0.16.0's additions go,
+    # except a CRD whose custom resources still exist.
+    assert pruned_total == 0
+    llm = {
+        "apiVersion": "serving.kserve.io/v1alpha1",
+        "kind": "LLMInferenceServiceConfig",
+        "metadata": {"name": "users-own", "namespace": ns},
+        "spec": {},
+    }
+    assert kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(llm)).returncode == 0
+    res = deploy(tmp_path, upstream, ns, "--version", "v0.15.2")
+    assert res.returncode == 0, res.stderr
+    dropped = previous - _inventory(ns)
+    assert dropped, "v0.16.0 -> v0.15.2 must prune v0.16.0's additions"
+    for api, kind, namespace, name in dropped:
+        where = ["-n", namespace] if namespace else []
+        assert (
+            kubectl("get", f"{kind}.{api.split('/')[0]}" if "/" in api else kind, name, *where).returncode
+            != 0
+        )
+    assert "kept CustomResourceDefinition" in res.stderr and "llminferenceserviceconfigs" in res.stderr
+    assert kubectl("get", "crd", "llminferenceserviceconfigs.serving.kserve.io").returncode == 0
+    assert kubectl("get", "inferenceservice", "kept", "-n", ns).returncode == 0
+    kubectl("delete", "inferenceservice", "kept", "-n", ns)
+    kubectl("delete", "llminferenceserviceconfig", "users-own", "-n", ns)
 
 
 def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> None:
@@ -308,3 +358,18 @@ def test_modelmesh_deploy_guard_and_user_namespaces(tmp_path: Path, upstream: Pa
         assert kubectl("get", "deployment", "modelmesh-controller", "-n", mm_ns).returncode != 0
     finally:
         kubectl("delete", "namespace", team, "--wait=false")
+
+
+def test_status_after_deploy(tmp_path: Path, upstream: Path, ns: str) -> None:
+    missing = installer(tmp_path, upstream, "status", "--namespace", ns, "-o", "json")
+    assert missing.returncode == 1 and json.loads(missing.stdout)["installed"] is False
+    _deploy_ok(deploy(tmp_path, upstream, ns))
+    res = installer(tmp_path, upstream, "status", "--namespace", ns, "-o", "json")
+    report = json.loads(res.stdout)
+    assert report["installed"] is True and report["mode"] == "RawDeployment"
+    assert report["objects"]["CustomResourceDefinition"] >= 6
+    # A bare API server runs no pods: the controller is not available, the webhooks have no endpoints.
+    assert res.returncode == 1 and report["ready"] is False
+    assert any(w["name"] == "kserve-controller-manager" and not w["ready"] for w in report["workloads"])
+    text = installer(tmp_path, upstream, "status", "--namespace", ns)
+    assert "NOT READY" in text.stdout and text.stdout.rstrip().endswith("not ready")

@@ -292,3 +292,94 @@ def test_dropping_a_user_namespace_removes_only_its_label(
     assert [c for c in changes.pruned if "team-a" in c] == [f"{Ref('v1', 'Namespace', 'team-a')} (labels)"]
     team = cluster.get(Ref("v1", "Namespace", "team-a"))
     assert team is not None and "modelmesh-enabled" not in (team["metadata"].get("labels") or {})
+
+
+# ------------------------------------------------------------------ progress and status
+
+
+def test_progress_lines_follow_the_phases_and_quiet_says_nothing(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.progress import LineProgress, QuietProgress
+
+    lines: list[str] = []
+    deploy(FakeCluster(), phases, NS, opts(), LineProgress(lines.append))
+    started = [line.split(":", 1)[0] for line in lines if ": applying " in line]
+    assert started == [p for p in PHASES if phases.get(p)]
+    assert f"crds: applying {len(phases['crds'])} objects" in lines
+    quiet = QuietProgress()
+    deploy(FakeCluster(), phases, NS, opts(), quiet)  # nothing to capture: it must simply not fail
+
+
+def test_rich_progress_on_a_terminal(phases: dict[str, list[Obj]]) -> None:
+    import io
+
+    from installer.cluster.progress import RichProgress, for_terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    progress = for_terminal(stream=out)
+    assert isinstance(progress, RichProgress)
+    with progress:
+        deploy(FakeCluster(), phases, NS, opts(), progress)
+    shown = out.getvalue()
+    for phase in (p for p in PHASES if phases.get(p)):
+        assert phase in shown
+    assert f"{len(phases['workloads'])}/{len(phases['workloads'])}" in shown
+
+
+def test_status_reports_inventory_and_readiness(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.status import status
+
+    cluster = FakeCluster()
+    assert not status(cluster, NS).installed
+    deploy(cluster, phases, NS, opts())
+    st = status(cluster, NS)
+    assert st.installed and st.version == "v0.15.2" and st.mode == "RawDeployment"
+    assert sum(st.objects.values()) == sum(len(v) for v in phases.values())
+    assert st.missing == []
+    assert st.workloads and not any(w.ready for w in st.workloads)  # nothing runs them here
+    assert st.webhooks and not st.ready
+    # Make everything ready the way a cluster would: available replicas, endpoints, injected CA.
+    for obj in list(cluster.objects.values()):
+        if obj["kind"] == "Deployment":
+            obj["status"] = {"availableReplicas": 1, "observedGeneration": 1}
+            obj["metadata"]["generation"] = 1
+        if obj["kind"] == "DaemonSet":
+            obj["status"] = {"desiredNumberScheduled": 1, "numberReady": 1}
+        if obj["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            for hook in obj["webhooks"]:
+                hook["clientConfig"]["caBundle"] = "LS0tCg=="
+                svc = hook["clientConfig"]["service"]
+                cluster.objects[("", "Endpoints", svc["namespace"], svc["name"])] = {
+                    "apiVersion": "v1",
+                    "kind": "Endpoints",
+                    "metadata": {"name": svc["name"], "namespace": svc["namespace"]},
+                    "subsets": [{"addresses": [{"ip": "10.0.0.5"}]}],
+                }
+    ready = status(cluster, NS)
+    assert ready.ready, ready.lines()
+    assert ready.to_dict()["ready"] is True
+    cluster.delete(Ref("v1", "ConfigMap", "inferenceservice-config", NS))
+    assert status(cluster, NS).missing == [str(Ref("v1", "ConfigMap", "inferenceservice-config", NS))]
+
+
+def test_identical_redeploy_sends_nothing_and_drift_is_repaired(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    deploy(cluster, phases, NS, opts())  # the CRDs' status changed after the first: recorded now
+    cluster.calls.clear()
+    changes = deploy(cluster, phases, NS, opts())
+    assert changes.changed == 0
+    applies = [ref for verb, ref in cluster.calls if verb == "apply" and INVENTORY not in ref]
+    assert applies == [], "nothing changed since the last deploy: nothing is sent"
+    gets = [ref for verb, ref in cluster.calls if verb == "get" and INVENTORY not in ref]
+    assert len(gets) <= 3, gets  # the namespaces' existence, nothing per object
+    # Someone edits a field we set: the next deploy sees the new resourceVersion and repairs it.
+    key = ("", "ConfigMap", NS, "inferenceservice-config")
+    cluster.objects[key]["data"]["deploy"] = '{"defaultDeploymentMode": "Serverless"}'
+    cluster.objects[key]["metadata"]["resourceVersion"] = "edited"
+    repaired = deploy(cluster, phases, NS, opts())
+    assert repaired.configured == [str(Ref("v1", "ConfigMap", "inferenceservice-config", NS))]
+    assert "RawDeployment" in cluster.objects[key]["data"]["deploy"]

@@ -88,6 +88,12 @@ class Cluster(Protocol):
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         """Objects of a kind (all namespaces when ``namespace`` is empty); [] if the kind is unknown."""
 
+    def resource_versions(
+        self, api_version: str, kind: str, label_selector: str
+    ) -> dict[tuple[str, str], str]:
+        """(namespace, name) -> resourceVersion of the objects of a kind with these labels, in all
+        namespaces; metadata only, so a 1 MB CRD costs a few hundred bytes. {} if the kind is unknown."""
+
 
 def webhook_name(message: str) -> str | None:
     """The webhook named in an API server's 'failed calling webhook' message, if any."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from installer import jsonio
 from installer.cluster.client import Cluster, ClusterError, Ref, WebhookUnavailableError
+from installer.cluster.progress import LineProgress, Progress
 from installer.errors import InstallerError
 from installer.objects import PHASES, Obj, is_labels_only
 
@@ -32,6 +33,8 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE = "installer.kserve.io/instance"
 INVENTORY = "kserve-installer-inventory"
 APPLY_CONCURRENCY = 4
+# Marks the stand-in _apply_many returns for an object it left untouched (no GET, no apply).
+UNTOUCHED = "__untouched__"
 
 
 class WaitTimeoutError(InstallerError):
@@ -68,6 +71,8 @@ class Inventory:
     params_digest: str = ""
     created_namespaces: tuple[str, ...] = ()
     labels_only: tuple[Ref, ...] = ()
+    digests: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
 
     def to_configmap(self, namespace: str, instance: str) -> Obj:
         return {
@@ -85,6 +90,8 @@ class Inventory:
                 "parametersDigest": self.params_digest,
                 "createdNamespaces": jsonio.dumps(sorted(self.created_namespaces)).decode(),
                 "labelsOnly": jsonio.dumps([r.to_dict() for r in self.labels_only]).decode(),
+                "digests": jsonio.dumps(dict(sorted(self.digests.items()))).decode(),
+                "resourceVersions": jsonio.dumps(dict(sorted(self.versions.items()))).decode(),
             },
         }
 
@@ -101,6 +108,8 @@ class Inventory:
             str(data.get("parametersDigest", "")),
             tuple(created),
             tuple(_refs(data.get("labelsOnly"))),
+            dict(jsonio.loads(data.get("digests") or "{}")),
+            dict(jsonio.loads(data.get("resourceVersions") or "{}")),
         )
 
     def created(self, namespace: str) -> bool:
@@ -195,12 +204,6 @@ def wait_for(
         sleep(interval)
 
 
-def crd_established(cluster: Cluster, name: str) -> bool:
-    crd = cluster.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
-    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-
-
 # ------------------------------------------------------------------ deploy
 
 
@@ -214,7 +217,7 @@ class DeployOptions:
     force_conflicts: bool = False
     wait: bool = False
     timeout: float = 300.0
-    interval: float = 1.0
+    interval: float = 0.25
     concurrency: int = APPLY_CONCURRENCY
     sleep: Callable[[float], None] = time.sleep
 
@@ -224,9 +227,10 @@ def deploy(
     phases: dict[str, list[Obj]],
     namespace: str,
     opts: DeployOptions,
-    progress: Callable[[str], None] = log.info,
+    progress: Progress | None = None,
 ) -> ChangeSet:
     """Apply every phase in order, wait where the next phase needs it, then prune and record."""
+    report = progress or LineProgress(log.info)
     changes = ChangeSet()
     old = read_inventory(cluster, namespace)
     everything = [o for p in PHASES for o in phases.get(p) or []]
@@ -248,26 +252,52 @@ def deploy(
         if new_namespace and cluster.get(Ref.of(o)) is None:
             created.add(name)
     applied: list[Ref] = []
+    digests: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    seen = _FastPath(old.digests, old.versions, _live_versions(cluster, everything, opts)) if old else None
     for phase in PHASES:
         objs = [prepare(o, opts.instance) for o in phases.get(phase) or []]
         if not objs:
             continue
-        progress(f"{phase}: applying {len(objs)} objects")
+        report.start(phase, len(objs))
         retry = phase == "custom-resources"
-        _apply_many(cluster, objs, opts, changes, retry_webhooks=retry)
+        live = _apply_many(
+            cluster, objs, opts, changes, retry, functools.partial(report.advance, phase), seen
+        )
         applied += [Ref.of(o) for o in objs if Ref.of(o) not in labelled]
+        digests.update({str(Ref.of(o)): _digest(o) for o in objs})
+        versions.update(
+            {
+                str(Ref.of(o)): str(got["metadata"].get("resourceVersion"))
+                for o, got in zip(objs, live, strict=True)
+                if got
+            }
+        )
         if phase == "crds" and not opts.dry_run:
-            for o in objs:
-                if o["kind"] == "CustomResourceDefinition":
-                    name = o["metadata"]["name"]
-                    wait_for(
-                        f"CRD {name} to be Established",
-                        functools.partial(crd_established, cluster, name),
-                        opts.timeout,
-                        opts.interval,
-                        opts.sleep,
-                    )
+            pending = [
+                o
+                for o, got in zip(objs, live, strict=True)
+                if o["kind"] == "CustomResourceDefinition" and _needs_wait(got)
+            ]
+            if pending:
+                report.note(f"waiting for {len(pending)} CRDs to be Established")
+            for o in pending:
+                ref = Ref.of(o)
+                latest: dict[str, Obj | None] = {}
+
+                def established(ref: Ref = ref, latest: dict[str, Obj | None] = latest) -> bool:
+                    latest["crd"] = cluster.get(ref)
+                    return _established(latest["crd"])
+
+                wait_for(
+                    f"CRD {ref.name} to be Established", established, opts.timeout, opts.interval, opts.sleep
+                )
+                # Its resourceVersion once established is what the next deploy will find untouched.
+                versions[str(ref)] = str(
+                    ((latest.get("crd") or {}).get("metadata") or {}).get("resourceVersion")
+                )
         if phase == "workloads" and opts.wait and not opts.dry_run:
+            report.note(f"waiting up to {opts.timeout:g}s for {len(objs)} workloads to be ready")
             for o in objs:
                 wait_for(
                     f"{Ref.of(o)} to be ready",
@@ -280,6 +310,12 @@ def deploy(
     for ref in stale:
         if ref.kind == "Namespace" and ref.name not in created:
             continue  # never delete a namespace the installer did not create
+        if ref.kind == "CustomResourceDefinition":
+            users = _custom_resources_of(cluster, ref)
+            if users:  # deleting the CRD would delete them: keep it, say so
+                report.note(f"kept {ref}: {len(users)} custom resources of it still exist ({users[0]})")
+                applied.append(ref)  # still ours: a later deploy prunes it once they are gone
+                continue
         if (not opts.dry_run and cluster.delete(ref)) or opts.dry_run:
             changes.pruned.append(str(ref))
     for ref in old.labels_only if old else ():
@@ -293,21 +329,48 @@ def deploy(
             opts.params_digest,
             tuple(sorted(created)),
             tuple(labelled),
+            digests,
+            versions,
         )
         cluster.apply(inv.to_configmap(namespace, opts.instance), force=True)
     return changes
 
 
 def _apply_many(
-    cluster: Cluster, objs: list[Obj], opts: DeployOptions, changes: ChangeSet, retry_webhooks: bool
-) -> None:
-    def one(obj: Obj) -> tuple[str, str]:
+    cluster: Cluster,
+    objs: list[Obj],
+    opts: DeployOptions,
+    changes: ChangeSet,
+    retry_webhooks: bool,
+    applied_one: Callable[[], None] = lambda: None,
+    seen: _FastPath | None = None,
+) -> list[Obj | None]:
+    """Apply ``objs`` (bounded concurrency); returns each object as the server holds it now
+    (``{"metadata": {"resourceVersion": ...}}`` alone for one left untouched).
+
+    An object applied last time with exactly this body (its digest is in the inventory) is not
+    sent again when nobody changed it since (same resourceVersion), or when its live state still
+    has every field we set, with our values: that apply would change nothing, and the API server's
+    merge of a 1 MB CRD is the slow part of a redeploy.
+    """
+
+    def one(obj: Obj) -> tuple[str, str, Obj | None]:
         ref = Ref.of(obj)
-        before = comparable(cluster.get(ref))
+        key = str(ref)
+        same_body = seen is not None and seen.digests.get(key) == _digest(obj) and not opts.dry_run
+        if same_body and seen is not None and seen.untouched(key):
+            applied_one()
+            return "unchanged", key, {UNTOUCHED: True, "metadata": {"resourceVersion": seen.versions[key]}}
+        live = cluster.get(ref)
+        before = comparable(live)
+        if live is not None and same_body and not field_changes(before, comparable(obj)):
+            applied_one()
+            return "unchanged", key, live
         deadline = time.monotonic() + opts.timeout
         while True:
             try:
-                after = comparable(cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run))
+                result = cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run)
+                after = comparable(result)
                 break
             except WebhookUnavailableError as exc:
                 if not retry_webhooks or time.monotonic() >= deadline:
@@ -316,14 +379,59 @@ def _apply_many(
                         f"{opts.timeout:g}s (is the KServe controller running and its certificate issued?)"
                     ) from None
                 opts.sleep(opts.interval)
+        applied_one()
         if before is None:
-            return "created", str(ref)
-        return ("unchanged" if before == after else "configured"), str(ref)
+            return "created", str(ref), result
+        return ("unchanged" if before == after else "configured"), str(ref), result
 
     with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
         results = list(pool.map(one, objs))
-    for outcome, name in results:
+    for outcome, name, _ in results:
         getattr(changes, outcome).append(name)
+    return [live for _, _, live in results]
+
+
+@dataclass(frozen=True)
+class _FastPath:
+    """What a redeploy needs to leave untouched objects alone: the previous deploy's body digests
+    and resourceVersions, and the live resourceVersions (one metadata-only list per kind)."""
+
+    digests: dict[str, str]
+    versions: dict[str, str]
+    live: dict[str, str]
+
+    def untouched(self, key: str) -> bool:
+        return bool(self.versions.get(key)) and self.live.get(key) == self.versions.get(key)
+
+
+def _live_versions(cluster: Cluster, objs: list[Obj], opts: DeployOptions) -> dict[str, str]:
+    kinds = sorted({(str(o["apiVersion"]), str(o["kind"])) for o in objs if not is_labels_only(o)})
+    out: dict[str, str] = {}
+    for api_version, kind in kinds:
+        try:
+            found = cluster.resource_versions(api_version, kind, f"{INSTANCE}={opts.instance}")
+        except ClusterError:
+            continue  # a kind not served yet (its CRD comes with this deploy): the slow path decides
+        for (namespace, name), rv in found.items():
+            out[str(Ref(api_version, kind, name, namespace))] = rv
+    return out
+
+
+def _needs_wait(crd: Obj | None) -> bool:
+    """A CRD left untouched (only its resourceVersion is known: the same as after the last
+    deploy, which waited) is established; one just applied is, once its status says so."""
+    if crd is None:
+        return True
+    return not crd.get(UNTOUCHED) and not _established(crd)
+
+
+def _digest(obj: Obj) -> str:
+    return jsonio.digest(obj)[:16]
+
+
+def _established(obj: Obj | None) -> bool:
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def prune_set(old: Iterable[Ref], new: Iterable[Ref]) -> list[Ref]:
@@ -352,36 +460,45 @@ class UserDataError(InstallerError):
     """Undeploy refused: custom resources that users created still exist."""
 
 
+def _custom_resources_of(
+    cluster: Cluster, crd_ref: Ref, ours: set[tuple[str, str, str]] | None = None
+) -> list[str]:
+    """Custom resources of one CRD (those in ``ours`` excepted), as Kind/namespace/name."""
+    crd = cluster.get(crd_ref)
+    if not crd:
+        return []
+    spec = crd.get("spec") or {}
+    kind = (spec.get("names") or {}).get("kind")
+    found: list[str] = []
+    for version in spec.get("versions") or []:
+        if not version.get("storage"):
+            continue
+        for item in cluster.list(f"{spec.get('group')}/{version.get('name')}", str(kind)):
+            meta = item.get("metadata") or {}
+            key = (str(kind), str(meta.get("namespace") or ""), str(meta.get("name")))
+            if key not in (ours or set()):
+                found.append(f"{kind}/{key[1]}/{key[2]}" if key[1] else f"{kind}/{key[2]}")
+    return found
+
+
 def user_resources(cluster: Cluster, inventory: Inventory) -> list[str]:
     """Custom resources of the installed CRDs that the installer did not apply itself."""
     ours = {(r.kind, r.namespace, r.name) for r in inventory.refs}
     found: list[str] = []
     for ref in inventory.refs:
-        if ref.kind != "CustomResourceDefinition":
-            continue
-        crd = cluster.get(ref)
-        if not crd:
-            continue
-        spec = crd.get("spec") or {}
-        kind = (spec.get("names") or {}).get("kind")
-        for version in spec.get("versions") or []:
-            if not version.get("storage"):
-                continue
-            for item in cluster.list(f"{spec.get('group')}/{version.get('name')}", str(kind)):
-                meta = item.get("metadata") or {}
-                key = (str(kind), str(meta.get("namespace") or ""), str(meta.get("name")))
-                if key not in ours:
-                    found.append(f"{kind}/{key[1]}/{key[2]}" if key[1] else f"{kind}/{key[2]}")
+        if ref.kind == "CustomResourceDefinition":
+            found += _custom_resources_of(cluster, ref, ours)
     return sorted(found)
 
 
 def undeploy(
-    cluster: Cluster, namespace: str, force: bool = False, progress: Callable[[str], None] = log.info
+    cluster: Cluster, namespace: str, force: bool = False, progress: Progress | None = None
 ) -> list[str]:
     """Delete what the inventory lists, custom resources first and CRDs last; returns what was deleted."""
+    report = progress or LineProgress(log.info)
     inventory = read_inventory(cluster, namespace)
     if inventory is None:
-        progress(f"nothing to undeploy: no inventory in namespace {namespace}")
+        report.note(f"nothing to undeploy: no inventory in namespace {namespace}")
         return []
     users = user_resources(cluster, inventory)
     if users and not force:
@@ -400,9 +517,9 @@ def undeploy(
             deleted.append(str(ref))
     for ref in inventory.labels_only:
         if release_labels(cluster, ref):
-            progress(f"{ref}: removed our labels (the namespace stays)")
+            report.note(f"{ref}: removed our labels (the namespace stays)")
     cluster.delete(Ref("v1", "ConfigMap", INVENTORY, namespace))
-    progress(f"deleted {len(deleted)} objects")
+    report.note(f"deleted {len(deleted)} objects")
     return deleted
 
 
