@@ -37,7 +37,7 @@ from installer.pin import pin_version
 from installer.render import credentials_for, render
 from installer.sinks.gitops import write_gitops, write_kustomization
 from installer.sinks.output import check_target
-from installer.sinks.render import to_yaml, without_secrets
+from installer.sinks.render import credential_secrets, to_yaml, without_secrets
 from installer.sources import Cache, FetchSettings, check_mirror
 from installer.validate import KUBERNETES_VERSION
 
@@ -311,7 +311,8 @@ def render_cmd(
         write_kustomization(emit_dir, rendered.tree, rendered.built, force, include_secrets)
     index = rendered.built.text_index()
     if output_dir is not None:
-        write_gitops(output_dir, phases, force, gitops_sync_waves, index)
+        omitted = [] if include_secrets else credential_secrets(rendered.objects)
+        write_gitops(output_dir, phases, force, gitops_sync_waves, index, omitted)
         log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), output_dir)
     else:
         sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
@@ -489,7 +490,8 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
     deploy         deploy, then print the Outputs: block
     undeploy       delete what deploy recorded (INSTALLER_FORCE=true to delete with models present)
     post-undeploy  verify nothing of ours remains
-    Environment: INSTALLER_MIRROR, INSTALLER_SKIP_CHECKS=true, KUBECONFIG, HUB_COMPONENT_DIR.
+    Environment: INSTALLER_MIRROR, INSTALLER_SKIP_CHECKS=true, INSTALLER_TIMEOUT (seconds for each
+    wait, 300), KUBECONFIG, HUB_COMPONENT_DIR.
     """
     from installer.hubctl import outputs_block
 
@@ -508,7 +510,8 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
             require_prerequisites(_connect(kw), resolved)
         click.echo(f"pre-deploy: {len(rendered.objects)} objects rendered to {target}")
     elif verb == "deploy":
-        changes = run_deploy(ctx, resolved, kw, skip_checks=skip)
+        timeout = float(os.environ.get("INSTALLER_TIMEOUT") or 300)
+        changes = run_deploy(ctx, resolved, kw, skip_checks=skip, wait_timeout=timeout)
         click.echo(changes.summary())
         click.echo(outputs_block(resolved), nl=False)
     elif verb == "undeploy":

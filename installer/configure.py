@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from installer import modelmesh, objects, yamlio
-from installer.credentials import EtcdCredentials, S3Credentials
+from installer.credentials import EtcdCredentials, S3Credentials, load_credentials
 from installer.errors import BuildError
+from installer.model_namespaces import ModelNamespace, model_namespaces
+from installer.model_namespaces import names as model_namespace_names
 from installer.objects import Obj
 from installer.params import Parameters, s3_endpoint_parts
 
@@ -246,56 +248,87 @@ MODEL_NAMESPACES_FILE = "model-namespaces.yaml"
 MODELMESH_FILE = "modelmesh.yaml"
 
 
-def model_namespace_objects(params: Parameters, creds: S3Credentials | None) -> tuple[list[Obj], list[Obj]]:
-    """(ServiceAccounts, Secrets) for each model namespace, as KServe's S3 docs set them up.
-
-    The Secret carries the keys KServe's storage initializer reads, annotated with the endpoint
-    (host[:port], no scheme), use-https "0"/"1" and region; the ServiceAccount lists it, and
-    InferenceServices name the ServiceAccount. Without credentials only the ServiceAccount is
-    rendered and the Secret must be provided out of band.
-    """
+def s3_annotations(ns: ModelNamespace) -> dict[str, str]:
+    """KServe's S3 annotations for a namespace's storage: endpoint host[:port] without scheme,
+    use-https "0"/"1" from the scheme, region, verify-ssl "0"/"1" when set."""
     annotations: dict[str, str] = {}
-    endpoint = params["bucket.endpoint"]
-    if endpoint:
-        parts = s3_endpoint_parts(endpoint)
+    if ns.endpoint:
+        parts = s3_endpoint_parts(ns.endpoint)
         if parts:
             annotations["serving.kserve.io/s3-endpoint"] = parts[0]
             annotations["serving.kserve.io/s3-usehttps"] = "1" if parts[1] else "0"
-    if params["bucket.region"]:
-        annotations["serving.kserve.io/s3-region"] = params["bucket.region"]
-    accounts: list[Obj] = []
+    if ns.region:
+        annotations["serving.kserve.io/s3-region"] = ns.region
+    if ns.verify_ssl is not None:
+        annotations["serving.kserve.io/s3-verifyssl"] = "1" if ns.verify_ssl else "0"
+    return annotations
+
+
+def model_namespace_objects(params: Parameters, creds: S3Credentials | None) -> tuple[list[Obj], list[Obj]]:
+    """(Namespaces and ServiceAccounts, Secrets) for each model namespace, as KServe's S3 docs
+    set them up.
+
+    The Secret carries the keys KServe's storage initializer reads, annotated for the namespace's
+    storage; the ServiceAccount lists it, and InferenceServices name the ServiceAccount. Without
+    credentials only the ServiceAccount is rendered and the Secret must be provided out of band.
+    A namespace is created unless its entry says ``create: false``: then it is a labels-only
+    object with no labels, which deploy only checks for (it never creates or deletes it).
+    """
+    labels = {"app.kubernetes.io/managed-by": "kserve-installer"}
+    user_namespaces = (
+        set(params["modelmesh.userNamespaces"]) if params.canonical_mode == "ModelMesh" else set()
+    )
+    reserved = {
+        params.namespace,
+        params["modelmesh.namespace"] if params.canonical_mode == "ModelMesh" else "",
+    }
+    objs: list[Obj] = []
     secrets: list[Obj] = []
-    for ns in params["modelNamespaces"]:
-        labels = {"app.kubernetes.io/managed-by": "kserve-installer"}
-        accounts.append(
+    missing_credentials: list[str] = []
+    for ns in model_namespaces(params):
+        if ns.name not in user_namespaces and ns.name not in reserved:
+            meta: dict[str, Any] = {"name": ns.name}
+            if ns.create:
+                meta["labels"] = dict(labels)
+            else:
+                meta["annotations"] = dict(objects.LABELS_ONLY_ANNOTATIONS)
+            objs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        objs.append(
             {
                 "apiVersion": "v1",
                 "kind": "ServiceAccount",
-                "metadata": {"name": S3_SERVICE_ACCOUNT, "namespace": ns, "labels": labels},
+                "metadata": {"name": S3_SERVICE_ACCOUNT, "namespace": ns.name, "labels": dict(labels)},
                 "secrets": [{"name": S3_SECRET}],
             }
         )
-        if creds is not None:
-            meta: dict[str, Any] = {"name": S3_SECRET, "namespace": ns, "labels": labels}
-            if annotations:
-                meta["annotations"] = dict(annotations)
-            key_id, secret_key = creds.values()
-            secrets.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Secret",
-                    "metadata": meta,
-                    "type": "Opaque",
-                    "stringData": {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret_key},
-                }
-            )
-    if params["modelNamespaces"] and creds is None:
+        own = creds
+        if ns.credentials_parameter != "bucket.credentialsFile":
+            own = load_credentials(ns.credentials_file, parameter=ns.credentials_parameter)
+        if own is None:
+            missing_credentials.append(ns.name)
+            continue
+        secret_meta: dict[str, Any] = {"name": S3_SECRET, "namespace": ns.name, "labels": dict(labels)}
+        annotations = s3_annotations(ns)
+        if annotations:
+            secret_meta["annotations"] = annotations
+        key_id, secret_key = own.values()
+        secrets.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": secret_meta,
+                "type": "Opaque",
+                "stringData": {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret_key},
+            }
+        )
+    if missing_credentials:
         log.warning(
             "no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or bucket.credentialsFile): "
-            "provide Secret %s in each model namespace out of band",
+            "provide Secret %s out of band in %s",
             S3_SECRET,
+            ", ".join(missing_credentials),
         )
-    return accounts, secrets
+    return objs, secrets
 
 
 def namespace_runtimes(objs: list[Obj], params: Parameters) -> list[Obj]:
@@ -314,7 +347,7 @@ def namespace_runtimes(objs: list[Obj], params: Parameters) -> list[Obj]:
             for path, text in _image_strings(spec):
                 _set_at(spec, path, relocate_image(text, registry))
         meta = obj.get("metadata") or {}
-        for ns in params["modelNamespaces"]:
+        for ns in model_namespace_names(params):
             out.append(
                 {
                     "apiVersion": obj["apiVersion"],
@@ -434,7 +467,10 @@ def configure(
         patch_files[MODEL_NAMESPACES_FILE] = yamlio.dump_all(accounts)
         resources.append(MODEL_NAMESPACES_FILE)
     if params.canonical_mode == "ModelMesh":
-        mm_objs, mm_secrets = modelmesh.root_objects(params, credentials, etcd, extra_secrets or [])
+        images = (
+            modelmesh.image_overrides(objs, lambda ref: relocate_image(ref, registry)) if registry else {}
+        )
+        mm_objs, mm_secrets = modelmesh.root_objects(params, credentials, etcd, extra_secrets or [], images)
         if mm_objs:
             patch_files[MODELMESH_FILE] = yamlio.dump_all(mm_objs)
             resources.append(MODELMESH_FILE)

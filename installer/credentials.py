@@ -82,12 +82,12 @@ def _load_pair(
 
 
 def load_credentials(
-    credentials_file: str | None, env: Mapping[str, str] | None = None
+    credentials_file: str | None,
+    env: Mapping[str, str] | None = None,
+    parameter: str = "bucket.credentialsFile",
 ) -> S3Credentials | None:
     """Credentials from ``credentials_file``, else from the environment; None when neither has any."""
-    pair = _load_pair(
-        "bucket.credentialsFile", ACCESS_KEY, SECRET_KEY, credentials_file, os.environ if env is None else env
-    )
+    pair = _load_pair(parameter, ACCESS_KEY, SECRET_KEY, credentials_file, os.environ if env is None else env)
     return S3Credentials(*pair) if pair else None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from installer.configure import S3_SERVICE_ACCOUNT
 from installer.errors import BuildError
+from installer.model_namespaces import names as model_namespace_names
 from installer.objects import Obj
 from installer.params import Parameters
 from installer.validate import ValidationError, _check_custom, _crd_schemas, _custom_validator
@@ -30,7 +31,7 @@ def inference_service(namespace: str, params: Parameters) -> Obj:
     if params["mesh.sidecarInjection"]:
         annotations.update(MESH_ANNOTATIONS)
     predictor: dict[str, Any] = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": SKLEARN_IRIS}}
-    if namespace in params["modelNamespaces"]:
+    if namespace in model_namespace_names(params):
         predictor["serviceAccountName"] = S3_SERVICE_ACCOUNT
     meta: dict[str, Any] = {"name": "sklearn-iris", "namespace": namespace}
     if annotations:

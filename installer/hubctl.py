@@ -148,4 +148,15 @@ def missing_prerequisites(cluster: Cluster, resolved: params.Parameters) -> list
             for gw in (resolved["knative.ingressGateway"], resolved["knative.localGateway"]):
                 if cluster.get(Ref("networking.istio.io/v1beta1", "Gateway", gw, kn)) is None:
                     missing.append(f"Istio Gateway {kn}/{gw}")
+    if resolved.canonical_mode == "ModelMesh":
+        builds_it = resolved["modelmesh.etcd.endpoints"] or resolved["modelmesh.quickstart"]
+        mm = resolved["modelmesh.namespace"]
+        if not builds_it and cluster.get(Ref("v1", "Secret", "model-serving-etcd", mm)) is None:
+            missing.append(
+                f"Secret {mm}/model-serving-etcd (key etcd_connection), or set modelmesh.etcd.endpoints "
+                "or modelmesh.quickstart=true"
+            )
+        for user in resolved["modelmesh.userNamespaces"]:
+            if cluster.get(Ref("v1", "Namespace", user)) is None:
+                missing.append(f"Namespace {user} (modelmesh.userNamespaces must exist)")
     return missing

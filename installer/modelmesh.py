@@ -17,6 +17,7 @@ import json
 import logging
 import posixpath
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,11 +178,53 @@ def user_config(params: Parameters) -> dict[str, Any]:
     return config
 
 
+# Images ModelMesh's controller starts for each runtime, named (without tag) in its defaults.
+DEFAULT_IMAGE_PATHS = (("modelMeshImage",), ("restProxy", "image"), ("storageHelperImage",))
+
+
+def image_overrides(objs: list[Obj], relocate: Callable[[str], str]) -> dict[str, Any]:
+    """model-serving-config entries that point the images of ``model-serving-config-defaults`` at
+    a mirror registry (ModelMesh merges the user config over the defaults, key by key)."""
+    defaults = next(
+        (
+            o
+            for o in objs
+            if o.get("kind") == "ConfigMap"
+            and (o.get("metadata") or {}).get("name") == "model-serving-config-defaults"
+        ),
+        None,
+    )
+    if defaults is None:
+        return {}
+    parsed = yamlio.load(((defaults.get("data") or {}).get("config-defaults.yaml")) or "") or {}
+    out: dict[str, Any] = {}
+    for path in DEFAULT_IMAGE_PATHS:
+        node: Any = parsed
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get("name"), str):
+            target = out
+            for part in path:
+                target = target.setdefault(part, {})
+            target["name"] = relocate(node["name"])
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
 def root_objects(
     params: Parameters,
     s3: S3Credentials | None,
     etcd: EtcdCredentials | None,
     quickstart_secrets: list[Obj],
+    extra_config: dict[str, Any] | None = None,
 ) -> tuple[list[Obj], list[Obj]]:
     """(objects, Secrets) the ModelMesh parameters add: model-serving-config, the etcd and storage
     Secrets, and the ``modelmesh-enabled`` label of user namespaces (labels-only objects)."""
@@ -204,7 +247,7 @@ def root_objects(
         objs.append(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": dict(labels)}}
         )
-    config = user_config(params)
+    config = _merge(user_config(params), extra_config or {})
     if config:
         objs.append(
             {

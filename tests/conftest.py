@@ -117,6 +117,7 @@ def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
         "ingress.domainTemplate={{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}",
         "bucket.endpoint=http://minio.minio:9000",
         "bucket.region=eu-west-1",
+        "bucket.verifySsl=true",
         "knative.namespace=kn-serving",
         "knative.ingressGateway=kn-ingress",
         "knative.localGateway=kn-local",

@@ -373,3 +373,27 @@ def test_status_after_deploy(tmp_path: Path, upstream: Path, ns: str) -> None:
     assert any(w["name"] == "kserve-controller-manager" and not w["ready"] for w in report["workloads"])
     text = installer(tmp_path, upstream, "status", "--namespace", ns)
     assert "NOT READY" in text.stdout and text.stdout.rstrip().endswith("not ready")
+
+
+def test_model_namespaces_outlive_undeploy_unless_created(tmp_path: Path, upstream: Path, ns: str) -> None:
+    existing, fresh, theirs = f"{ns}-existing", f"{ns}-fresh", f"{ns}-theirs"
+    for name in (existing, theirs):
+        assert kubectl("create", "namespace", name).returncode == 0
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump({"modelNamespaces": [existing, fresh, {"name": theirs, "create": False}]})
+    )
+    try:
+        res = deploy(tmp_path, upstream, ns, "-f", str(values))
+        _deploy_ok(res)
+        for name in (existing, fresh, theirs):
+            assert kubectl("get", "serviceaccount", "kserve-s3", "-n", name).returncode == 0, name
+        assert installer(tmp_path, upstream, "undeploy", "--namespace", ns, "--force").returncode == 0
+        for name in (existing, theirs):
+            assert kubectl("get", "namespace", name).returncode == 0, f"{name} existed before: kept"
+            assert kubectl("get", "serviceaccount", "kserve-s3", "-n", name).returncode != 0
+        gone = kubectl("get", "namespace", fresh, "-o", "jsonpath={.metadata.deletionTimestamp}")
+        assert gone.returncode != 0 or gone.stdout, "the namespace the installer created is deleted"
+    finally:
+        for name in (existing, fresh, theirs):
+            kubectl("delete", "namespace", name, "--wait=false")

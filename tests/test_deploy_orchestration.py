@@ -92,6 +92,12 @@ def test_webhook_that_never_answers_fails_with_its_name(phases: dict[str, list[O
         match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 0.2s",
     ):
         deploy(cluster, phases, NS, opts(timeout=0.2))
+    # What it applied before failing is recorded: undeploy finds and removes all of it.
+    inv = read_inventory(cluster, NS)
+    assert inv is not None
+    assert {str(r) for r in inv.refs} == {str(Ref.of(o)) for p in PHASES for o in phases.get(p) or []}
+    undeploy(cluster, NS, force=True)
+    assert list(cluster.objects) == [], "nothing of the failed deploy is left behind"
 
 
 def test_prune_removes_what_the_new_render_dropped(phases: dict[str, list[Obj]]) -> None:
@@ -214,10 +220,20 @@ def test_undeploy_treats_missing_objects_as_deleted(phases: dict[str, list[Obj]]
 
 def test_undeploy_keeps_a_namespace_it_did_not_create(phases: dict[str, list[Obj]]) -> None:
     cluster = FakeCluster()
-    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="admin")
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {"team": "ml"}}},
+        manager="admin",
+    )
     deploy(cluster, phases, NS, opts())
+    labelled = cluster.get(Ref("v1", "Namespace", NS))
+    assert (
+        labelled is not None
+        and labelled["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kserve-installer"
+    )
     undeploy(cluster, NS)
-    assert cluster.get(Ref("v1", "Namespace", NS)) is not None
+    kept = cluster.get(Ref("v1", "Namespace", NS))
+    assert kept is not None
+    assert kept["metadata"]["labels"] == {"team": "ml"}, "our labels are taken back, the owner's stay"
 
 
 # ------------------------------------------------------------------ ModelMesh
@@ -239,7 +255,9 @@ def _namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
 
 def test_user_namespace_must_exist_and_nothing_is_applied_otherwise(mm_phases: dict[str, list[Obj]]) -> None:
     cluster = FakeCluster()
-    with pytest.raises(ClusterError, match="Namespace/team-a does not exist"):
+    with pytest.raises(
+        ClusterError, match="Namespace/team-a does not exist and the installer does not create it"
+    ):
         deploy(cluster, mm_phases, NS, opts(mode="ModelMesh"))
     assert not [c for c in cluster.calls if c[0] == "apply"]
 
@@ -383,3 +401,32 @@ def test_identical_redeploy_sends_nothing_and_drift_is_repaired(phases: dict[str
     repaired = deploy(cluster, phases, NS, opts())
     assert repaired.configured == [str(Ref("v1", "ConfigMap", "inferenceservice-config", NS))]
     assert "RawDeployment" in cluster.objects[key]["data"]["deploy"]
+
+
+# ------------------------------------------------------------------ model namespaces
+
+
+def test_model_namespaces_created_kept_and_never_created(
+    lock: Lock, upstream: Path, session_env: Path
+) -> None:
+    values = session_env / "model-namespaces.yaml"
+    values.write_text("modelNamespaces:\n- fresh\n- existing\n- name: theirs\n  create: false\n")
+    p = params.resolve(lock=lock, values_files=[values], flags={"kserve.version": ("--version", "v0.15.2")})
+    mn_phases = render(p, lock, FetchSettings(mirror=str(upstream))).phases
+    cluster = FakeCluster()
+    with pytest.raises(ClusterError, match="Namespace/theirs does not exist"):
+        deploy(cluster, mn_phases, NS, opts())
+    assert not [c for c in cluster.calls if c[0] == "apply"], "nothing half applied"
+    cluster.apply(_namespace("theirs", {"team": "t"}), manager="kubectl")
+    cluster.apply(_namespace("existing"), manager="kubectl")
+    deploy(cluster, mn_phases, NS, opts())
+    inv = read_inventory(cluster, NS)
+    assert inv is not None and set(inv.created_namespaces) == {"kserve", "fresh"}
+    theirs = cluster.get(Ref("v1", "Namespace", "theirs"))
+    assert theirs is not None and theirs["metadata"]["labels"] == {"team": "t"}, "not even labelled"
+    assert cluster.get(Ref("v1", "ServiceAccount", "kserve-s3", "theirs")) is not None
+    undeploy(cluster, NS)
+    assert cluster.get(Ref("v1", "Namespace", "fresh")) is None
+    for kept in ("existing", "theirs"):
+        assert cluster.get(Ref("v1", "Namespace", kept)) is not None, kept
+        assert cluster.get(Ref("v1", "ServiceAccount", "kserve-s3", kept)) is None

@@ -146,6 +146,25 @@ def test_prerequisite_checks(lock: Lock) -> None:
     assert missing_prerequisites(cluster, raw) == []
     missing = missing_prerequisites(cluster, serverless)
     assert any("Knative Serving" in m for m in missing) and any("Istio" in m for m in missing)
+    modelmesh = params.resolve(
+        lock=lock,
+        set_args=["modelmesh.userNamespaces=team-a"],
+        flags={"kserve.deploymentMode": ("--mode", "ModelMesh")},
+    )
+    assert missing_prerequisites(cluster, modelmesh) == [
+        "Secret modelmesh-serving/model-serving-etcd (key etcd_connection), or set modelmesh.etcd.endpoints "
+        "or modelmesh.quickstart=true",
+        "Namespace team-a (modelmesh.userNamespaces must exist)",
+    ]
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "model-serving-etcd", "namespace": "modelmesh-serving"},
+        }
+    )
+    assert missing_prerequisites(cluster, modelmesh) == []
 
 
 @pytest.mark.skipif(
@@ -154,7 +173,11 @@ def test_prerequisite_checks(lock: Lock) -> None:
 )
 def test_deploy_undeploy_post_undeploy_leave_nothing(tmp_path: Path, upstream: Path) -> None:
     env = hubctl_env(
-        tmp_path, upstream, KUBECONFIG=os.environ["INSTALLER_TEST_KUBECONFIG"], NAMESPACE="hub-kserve"
+        tmp_path,
+        upstream,
+        KUBECONFIG=os.environ["INSTALLER_TEST_KUBECONFIG"],
+        NAMESPACE="hub-kserve",
+        INSTALLER_TIMEOUT="30",
     )
     deployed = run_hook("deploy", env)
     outputs = dict(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from installer import params
@@ -9,6 +12,7 @@ from installer.configure import S3_SECRET, S3_SERVICE_ACCOUNT, model_namespace_o
 from installer.credentials import S3Credentials, load_credentials
 from installer.errors import ParameterError
 from installer.lock import Lock
+from installer.objects import is_labels_only
 from tests.conftest import CREDENTIALS_FILE
 
 
@@ -23,7 +27,9 @@ def test_secret_annotations_follow_the_endpoint(endpoint: str, host: str, https:
     p = params.resolve(
         lock=lock, set_args=["modelNamespaces=a,b", f"bucket.endpoint={endpoint}", "bucket.region=eu-west-1"]
     )
-    accounts, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"))
+    objs, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"))
+    accounts = [o for o in objs if o["kind"] == "ServiceAccount"]
+    assert [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"] == ["a", "b"]
     assert [s["metadata"]["namespace"] for s in secrets] == ["a", "b"]
     for secret in secrets:
         assert secret["metadata"]["name"] == S3_SECRET
@@ -41,8 +47,8 @@ def test_secret_annotations_follow_the_endpoint(endpoint: str, host: str, https:
 
 def test_without_credentials_only_the_service_accounts(lock: Lock) -> None:
     p = params.resolve(lock=lock, set_args=["modelNamespaces=a"])
-    accounts, secrets = model_namespace_objects(p, None)
-    assert len(accounts) == 1 and secrets == []
+    objs, secrets = model_namespace_objects(p, None)
+    assert [o["kind"] for o in objs] == ["Namespace", "ServiceAccount"] and secrets == []
 
 
 def test_credentials_sources() -> None:
@@ -54,6 +60,56 @@ def test_credentials_sources() -> None:
     assert load_credentials(None, env={}) is None
     with pytest.raises(ParameterError, match="AWS_SECRET_ACCESS_KEY"):
         load_credentials(None, env={"AWS_ACCESS_KEY_ID": "a"})
+
+
+def test_entries_with_their_own_storage_and_existing_namespaces(lock: Lock, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    other = tmp_path / "team-b.env"
+    other.write_text("AWS_ACCESS_KEY_ID=team-b-id\nAWS_SECRET_ACCESS_KEY=team-b-key\n")
+    values.write_text(
+        "modelNamespaces:\n- models\n"
+        "- name: team-b\n  create: false\n  bucket:\n"
+        "    endpoint: https://s3.eu-west-1.amazonaws.com\n    region: eu-west-1\n    verifySsl: false\n"
+        f"    credentialsFile: {other}\n"
+    )
+    p = params.resolve(lock=lock, values_files=[values], set_args=["bucket.endpoint=http://minio.minio:9000"])
+    objs, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"))
+    namespaces = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Namespace"}
+    assert namespaces["models"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kserve-installer"}
+    assert is_labels_only(namespaces["team-b"]) and not namespaces["team-b"]["metadata"].get("labels")
+    by_ns = {s["metadata"]["namespace"]: s for s in secrets}
+    assert by_ns["models"]["metadata"]["annotations"] == {
+        "serving.kserve.io/s3-endpoint": "minio.minio:9000",
+        "serving.kserve.io/s3-usehttps": "0",
+    }
+    assert by_ns["team-b"]["metadata"]["annotations"] == {
+        "serving.kserve.io/s3-endpoint": "s3.eu-west-1.amazonaws.com",
+        "serving.kserve.io/s3-usehttps": "1",
+        "serving.kserve.io/s3-region": "eu-west-1",
+        "serving.kserve.io/s3-verifyssl": "0",
+    }
+    assert by_ns["models"]["stringData"]["AWS_ACCESS_KEY_ID"] == "id"
+    assert by_ns["team-b"]["stringData"]["AWS_ACCESS_KEY_ID"] == "team-b-id"
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ("- a\n- a\n", "modelNamespaces: a is listed twice"),
+        (
+            "- name: a\n  bucket: {credentialsFile: /nonexistent/creds.env}\n",
+            "modelNamespaces[0].bucket.credentialsFile",
+        ),
+        ("- name: a\n  create: maybe\n", "modelNamespaces"),
+        ("- name: a\n  bucket: {endpoint: 'not a url'}\n", "modelNamespaces"),
+    ],
+)
+def test_bad_entries_name_the_parameter(entries: str, message: str, lock: Lock, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("modelNamespaces:\n" + entries)
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        p = params.resolve(lock=lock, values_files=[values])
+        model_namespace_objects(p, None)
 
 
 VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]

@@ -280,3 +280,24 @@ def test_secrets_stay_out_of_default_output(upstream: Path, tmp_path: Path) -> N
     assert "model-serving-etcd" in res.stderr  # named as left out
     shown = run_cli(*base, "--include-secrets", env=env)
     assert "etcd-password-value" in shown.stdout
+
+
+def test_registry_reaches_the_images_modelmesh_starts(lock: Lock, upstream: Path, session_env: Path) -> None:
+    registry = "registry.local:5000/mirror"
+    objs = _render(lock, upstream, sets=[f"images.registry={registry}"]).objects
+    config = next(o for o in objs if o["metadata"]["name"] == "model-serving-config")
+    user = yaml.safe_load(config["data"]["config.yaml"])
+    assert user["modelMeshImage"]["name"] == f"{registry}/kserve/modelmesh"
+    assert user["restProxy"]["image"]["name"] == f"{registry}/kserve/rest-proxy"
+    assert user["storageHelperImage"]["name"] == f"{registry}/kserve/modelmesh-runtime-adapter"
+    images = [
+        c["image"]
+        for o in objs
+        for spec in (o.get("spec", {}).get("template", {}).get("spec"), o.get("spec"))
+        if isinstance(spec, dict)
+        for c in spec.get("containers") or []
+        if isinstance(c, dict) and "image" in c
+    ]
+    assert images and all(i.startswith(registry + "/") for i in images), [
+        i for i in images if not i.startswith(registry)
+    ]

@@ -105,3 +105,32 @@ def test_no_command_leaks_the_credentials(secret_env: dict[str, str], tmp_path: 
     shown = run_cli("render", *common, "--include-secrets", env=secret_env)
     assert shown.code == 0 and SECRET in shown.stdout and KEY_ID in shown.stdout
     assert SECRET not in shown.stderr and "do not commit it unencrypted" in shown.stderr
+
+
+def test_gitops_trees_name_the_secrets_they_leave_out(
+    secret_env: dict[str, str], tmp_path: Path, upstream: Path
+) -> None:
+    res = run_cli(
+        "render",
+        "--mirror",
+        str(upstream),
+        "--set",
+        "modelNamespaces=models,team-b",
+        "-o",
+        str(tmp_path / "gitops"),
+        "--emit-kustomization",
+        str(tmp_path / "kust"),
+        env=secret_env,
+    )
+    assert res.code == 0, res.stderr
+    for tree in ("gitops", "kust"):
+        note = (tmp_path / tree / "SECRETS.md").read_text()
+        for ns in ("models", "team-b"):
+            assert (
+                f"Secret `{ns}/kserve-s3-credentials`: keys `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`"
+                in note
+            )
+        for path in (tmp_path / tree).rglob("*"):
+            if path.is_file():
+                text = path.read_text()
+                assert KEY_ID not in text and SECRET not in text, path

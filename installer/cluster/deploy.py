@@ -33,6 +33,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE = "installer.kserve.io/instance"
 INVENTORY = "kserve-installer-inventory"
 APPLY_CONCURRENCY = 4
+MAX_RETRY_DELAY = 5.0
 # Marks the stand-in _apply_many returns for an object it left untouched (no GET, no apply).
 UNTOUCHED = "__untouched__"
 
@@ -94,6 +95,9 @@ class Inventory:
                 "resourceVersions": jsonio.dumps(dict(sorted(self.versions.items()))).decode(),
             },
         }
+
+    def apply_to(self, cluster: Cluster, namespace: str, instance: str) -> None:
+        cluster.apply(self.to_configmap(namespace, instance), force=True)
 
     @classmethod
     def from_configmap(cls, cm: Obj) -> Inventory:
@@ -239,8 +243,8 @@ def deploy(
     if missing:
         # Checked before anything is applied: these are the user's, the installer never creates them.
         raise ClusterError(
-            f"{missing[0]} does not exist: the installer only labels it "
-            "(modelmesh.userNamespaces); create it first"
+            f"{missing[0]} does not exist and the installer does not create it "
+            "(modelmesh.userNamespaces, or a model namespace with create: false); create it first"
         )
     created = set(old.created_namespaces) if old else set()
     old_refs = {(r.kind, r.name) for r in old.refs} if old else set()
@@ -274,6 +278,20 @@ def deploy(
             }
         )
         if phase == "crds" and not opts.dry_run:
+            # Record the intent before the rest is applied: a deploy that fails or is killed from
+            # here on leaves an inventory that covers everything it may have created, so undeploy
+            # (or the next deploy's prune) still finds it. The final inventory replaces it.
+            intent = _merge_refs(
+                old.refs if old else [], [Ref.of(o) for o in everything if not is_labels_only(o)]
+            )
+            Inventory(
+                intent,
+                opts.version,
+                opts.mode,
+                "",
+                tuple(sorted(created)),
+                tuple(dict.fromkeys([*(old.labels_only if old else ()), *labelled])),
+            ).apply_to(cluster, namespace, opts.instance)
             pending = [
                 o
                 for o, got in zip(objs, live, strict=True)
@@ -309,7 +327,10 @@ def deploy(
     stale = prune_set(old.refs if old else [], applied)
     for ref in stale:
         if ref.kind == "Namespace" and ref.name not in created:
-            continue  # never delete a namespace the installer did not create
+            # Never delete a namespace the installer did not create; only take back our fields.
+            if release_labels(cluster, ref, opts.dry_run):
+                changes.pruned.append(f"{ref} (labels)")
+            continue
         if ref.kind == "CustomResourceDefinition":
             users = _custom_resources_of(cluster, ref)
             if users:  # deleting the CRD would delete them: keep it, say so
@@ -332,8 +353,13 @@ def deploy(
             digests,
             versions,
         )
-        cluster.apply(inv.to_configmap(namespace, opts.instance), force=True)
+        inv.apply_to(cluster, namespace, opts.instance)
     return changes
+
+
+def _merge_refs(old: Iterable[Ref], new: Iterable[Ref]) -> list[Ref]:
+    """The new refs in apply order, then old ones the new render lacks (still to be pruned)."""
+    return list(dict.fromkeys([*new, *old]))
 
 
 def _apply_many(
@@ -367,6 +393,7 @@ def _apply_many(
             applied_one()
             return "unchanged", key, live
         deadline = time.monotonic() + opts.timeout
+        delay = opts.interval
         while True:
             try:
                 result = cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run)
@@ -378,7 +405,8 @@ def _apply_many(
                         f"apply {ref}: admission webhook {exc.webhook} did not answer within "
                         f"{opts.timeout:g}s (is the KServe controller running and its certificate issued?)"
                     ) from None
-                opts.sleep(opts.interval)
+                opts.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, MAX_RETRY_DELAY)  # back off: the webhook may take minutes
         applied_one()
         if before is None:
             return "created", str(ref), result
@@ -512,6 +540,8 @@ def undeploy(
     deleted: list[str] = []
     for ref in refs:
         if ref.kind == "Namespace" and not inventory.created(ref.name):
+            if release_labels(cluster, ref):  # it stays, without what we set on it
+                report.note(f"{ref}: kept (it existed before), our labels removed")
             continue
         if cluster.delete(ref):
             deleted.append(str(ref))

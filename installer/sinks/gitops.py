@@ -14,6 +14,7 @@ applies the phases in order and waits for each to be healthy.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from installer import yamlio
@@ -24,7 +25,7 @@ from installer.objects import PHASES, Obj
 from installer.prebuild import Built, phase_file
 from installer.render import upstream_file
 from installer.sinks.output import safe_name, write_atomically
-from installer.sinks.render import object_yaml
+from installer.sinks.render import SECRETS_NOTE, object_yaml, out_of_band_note
 from installer.yamltext import TextIndex
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
@@ -44,9 +45,18 @@ def with_sync_wave(obj: Obj, wave: int) -> Obj:
 
 
 def write_gitops(
-    path: Path, phases: dict[str, list[Obj]], force: bool, sync_waves: bool, index: TextIndex | None = None
+    path: Path,
+    phases: dict[str, list[Obj]],
+    force: bool,
+    sync_waves: bool,
+    index: TextIndex | None = None,
+    omitted: Sequence[Obj] = (),
 ) -> None:
+    """The objects by phase, one file each; ``omitted`` Secrets are named in SECRETS.md."""
+
     def fill(tmp: Path) -> None:
+        if omitted:
+            (tmp / SECRETS_NOTE).write_text(out_of_band_note(omitted), encoding="utf-8")
         dirs = []
         for wave, phase in enumerate(PHASES):
             objs = phases.get(phase) or []
@@ -83,7 +93,10 @@ def write_kustomization(
     """
     files = dict(tree.files)
     if not include_secrets and SECRETS_FILE in files:
-        del files[SECRETS_FILE]
+        secrets = files.pop(SECRETS_FILE)
+        files[SECRETS_NOTE] = out_of_band_note(
+            yamlio.load_all(secrets) if isinstance(secrets, str) else secrets
+        )
         root = yamlio.load(str(files["kustomization.yaml"]))
         root["resources"] = [r for r in root["resources"] if r != SECRETS_FILE]
         files["kustomization.yaml"] = yamlio.dump(root)

@@ -44,3 +44,25 @@ def without_secrets(objs: list[Obj], include: bool) -> list[Obj]:
                 describe(o),
             )
     return [o for o in objs if id(o) not in dropped]
+
+
+SECRETS_NOTE = "SECRETS.md"
+
+
+def out_of_band_note(secrets: Iterable[Obj]) -> str:
+    """What a GitOps tree without its Secrets needs from elsewhere: each Secret and its keys
+    (names only, never values), for sealed-secrets, external-secrets, SOPS or by hand."""
+    lines = [
+        "# Secrets to provide out of band",
+        "",
+        "The installer left these Secrets out of this directory because they carry credentials",
+        "(render with --include-secrets to keep them). Create them in the cluster, or with your",
+        "secret manager, before syncing:",
+        "",
+    ]
+    for obj in secrets:
+        meta = obj.get("metadata") or {}
+        keys = sorted({*(obj.get("data") or {}), *(obj.get("stringData") or {})})
+        names = ", ".join(f"`{k}`" for k in keys)
+        lines.append(f"- Secret `{meta.get('namespace', '')}/{meta.get('name')}`: keys {names}")
+    return "\n".join(lines) + "\n"
