@@ -186,6 +186,11 @@ def cli(click_ctx: click.Context, lock_path: Path | None, quiet: bool, verbose: 
     click_ctx.obj = _Context(lock_path or locations.default_lock_path())
 
 
+def _quiet(command_flag: bool) -> bool:
+    """A command's own --quiet, or the global one (`installer -q deploy`): either silences progress."""
+    return command_flag or not log.isEnabledFor(logging.INFO)
+
+
 def _pass(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -425,7 +430,7 @@ def run_deploy(
         timeout=wait_timeout,
         concurrency=concurrency,
     )
-    with for_terminal(quiet) as progress:
+    with for_terminal(_quiet(quiet)) as progress:
         return deploy(cluster, rendered.phases, resolved.namespace, opts, progress)
 
 
@@ -580,7 +585,7 @@ def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, quiet: bool,
     from installer.cluster.progress import for_terminal
 
     ns = namespace or resolve_params(ctx, kw).namespace
-    with for_terminal(quiet) as progress:
+    with for_terminal(_quiet(quiet)) as progress:
         deleted = undeploy(_connect(kw), ns, force=force, progress=progress)
     click.echo(f"deleted {len(deleted)} objects")
 

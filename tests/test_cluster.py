@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +115,23 @@ def deploy(tmp_path: Path, upstream: Path, ns: str, *extra: str) -> subprocess.C
     )
 
 
+def deploy_argv(upstream: Path, ns: str) -> list[str]:
+    """A complete `deploy` command line for this server, for tests that run the CLI themselves."""
+    return [
+        "deploy",
+        "--no-wait",
+        "--skip-checks",
+        "--timeout",
+        "30",
+        "--kubeconfig",
+        KUBECONFIG,
+        "--mirror",
+        str(upstream),
+        "--set",
+        f"kserve.namespace={ns}",
+    ]
+
+
 def _deploy_ok(res: subprocess.CompletedProcess[str]) -> None:
     if ADMISSION_OFF:
         assert res.returncode == 0, res.stderr
@@ -141,7 +157,35 @@ def test_deploy_then_redeploy_changes_nothing(tmp_path: Path, upstream: Path, ns
 def test_dry_run_changes_nothing(tmp_path: Path, upstream: Path, ns: str) -> None:
     res = deploy(tmp_path, upstream, ns, "--dry-run")
     assert res.returncode in (0, 1), res.stderr
+    assert "crds: applying" in res.stderr, "progress lines when stderr is not a terminal"
     assert kubectl("get", "namespace", ns).returncode != 0
+    # After a real deploy, a dry run of a changed parameter reports it and changes nothing.
+    _deploy_ok(deploy(tmp_path, upstream, ns))
+    before = kubectl("get", "configmap", "inferenceservice-config", "-n", ns, "-o", "json").stdout
+    assert before
+    res = deploy(tmp_path, upstream, ns, "--dry-run", "--set", "ingress.protocol=https")
+    assert res.returncode in (0, 1), res.stderr
+    if ADMISSION_OFF:
+        assert res.stdout.startswith("dry run: ") and " 0 configured" not in res.stdout, res.stdout
+    after = kubectl("get", "configmap", "inferenceservice-config", "-n", ns, "-o", "json").stdout
+    assert (
+        json.loads(after)["metadata"]["resourceVersion"] == json.loads(before)["metadata"]["resourceVersion"]
+    )
+    assert json.loads(json.loads(after)["data"]["ingress"]).get("urlScheme") != "https"
+
+
+def test_global_quiet_silences_deploy_progress(tmp_path: Path, upstream: Path, ns: str) -> None:
+    res = run_cli(
+        "-q",
+        *deploy_argv(upstream, ns),
+        env=_env(tmp_path),
+        timeout=900,
+    )
+    assert "applying" not in res.stderr, res.stderr
+    if ADMISSION_OFF:
+        assert res.code == 0 and "changed" in res.stdout, res.stderr
+    else:
+        assert res.code == 1 and res.stderr.count("\n") == 2, res.stderr  # the warning and the error
 
 
 def test_undeploy_guard_and_twice(tmp_path: Path, upstream: Path, ns: str) -> None:
@@ -266,32 +310,38 @@ def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) 
 
 
 def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> None:
+    """SIGKILL once the CRDs are in and the next phases are being applied, then deploy again."""
     env = {**os.environ, **_env(tmp_path)}
+    env.pop("HUB_COMPONENT", None)
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "installer",
-            "deploy",
-            "--no-wait",
-            "--timeout",
-            "30",
-            "--kubeconfig",
-            KUBECONFIG,
-            "--mirror",
-            str(upstream),
-            "--set",
-            f"kserve.namespace={ns}",
+            *deploy_argv(upstream, ns),
         ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    time.sleep(4)
-    proc.send_signal(signal.SIGKILL)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("namespaced: applying"):
+            proc.send_signal(signal.SIGKILL)
+            break
     proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    # Killed mid-way: the CRDs are there and the inventory already records the whole intent.
+    assert kubectl("get", "crd", "inferenceservices.serving.kserve.io").returncode == 0
+    assert len(_inventory(ns)) >= 70
     _deploy_ok(deploy(tmp_path, upstream, ns))
+    if ADMISSION_OFF:
+        again = deploy(tmp_path, upstream, ns)
+        assert again.returncode == 0 and again.stdout.startswith("0 changed"), again.stdout
 
 
 def test_modelmesh_deploy_guard_and_user_namespaces(tmp_path: Path, upstream: Path, ns: str) -> None:

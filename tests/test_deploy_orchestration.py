@@ -43,8 +43,9 @@ def opts(**kw: object) -> DeployOptions:
         "interval": 0.0,
         "timeout": 5.0,
     }
+    base.setdefault("sleep", lambda s: None)
     base.update(kw)
-    return DeployOptions(sleep=lambda s: None, **base)  # type: ignore[arg-type]
+    return DeployOptions(**base)  # type: ignore[arg-type]
 
 
 def isvc(name: str = "sklearn-iris", namespace: str = "models") -> Obj:
@@ -98,6 +99,40 @@ def test_webhook_that_never_answers_fails_with_its_name(phases: dict[str, list[O
     assert {str(r) for r in inv.refs} == {str(Ref.of(o)) for p in PHASES for o in phases.get(p) or []}
     undeploy(cluster, NS, force=True)
     assert list(cluster.objects) == [], "nothing of the failed deploy is left behind"
+
+
+def test_webhook_timeout_is_one_deadline_for_the_phase(phases: dict[str, list[Obj]]) -> None:
+    """Twenty runtimes behind one dead webhook wait one timeout, not one each; after the first
+    gives up, the objects not yet tried are not tried at all."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    cluster = FakeCluster(webhook_failures=10**9)
+    custom = phases["custom-resources"]
+    custom_refs = {str(Ref.of(o)) for o in custom}
+    assert len(custom) >= 10
+    first_try: list[float] = []
+    real_apply = cluster.apply
+
+    def apply(obj: Obj, **kw: bool) -> Obj:
+        if str(Ref.of(obj)) in custom_refs and not first_try:
+            first_try.append(now[0])
+        return real_apply(obj, **kw)
+
+    cluster.apply = apply  # type: ignore[method-assign]
+    with pytest.raises(ClusterError, match="did not answer within 30s"):
+        deploy(
+            cluster,
+            phases,
+            NS,
+            opts(timeout=30.0, interval=1.0, concurrency=1, sleep=sleep, clock=lambda: now[0]),
+        )
+    waited = now[0] - first_try[0]
+    assert 30.0 <= waited < 31.0, f"waited {waited:g}s of simulated time for a 30s timeout"
+    tried = {ref for verb, ref in cluster.calls if verb == "apply"} & custom_refs
+    assert tried == {str(Ref.of(custom[0]))}, tried
 
 
 def test_prune_removes_what_the_new_render_dropped(phases: dict[str, list[Obj]]) -> None:
@@ -383,6 +418,24 @@ def test_status_reports_inventory_and_readiness(phases: dict[str, list[Obj]]) ->
     assert status(cluster, NS).missing == [str(Ref("v1", "ConfigMap", "inferenceservice-config", NS))]
 
 
+def test_status_after_a_failed_deploy_says_so_and_counts_what_it_does_not_list(
+    phases: dict[str, list[Obj]],
+) -> None:
+    from installer.cluster.status import SHOWN_MISSING, status
+
+    cluster = FakeCluster(webhook_failures=10**9)
+    with pytest.raises(ClusterError):
+        deploy(cluster, phases, NS, opts(timeout=0.2))
+    report = status(cluster, NS)
+    missing = len(report.missing)
+    assert missing == len(phases["custom-resources"]) > SHOWN_MISSING
+    lines = report.lines()
+    assert "parameters digest none: the last deploy did not finish (deploy again)" in lines
+    assert sum(line.startswith("  missing ") for line in lines) == SHOWN_MISSING
+    assert f"  and {missing - SHOWN_MISSING} more missing (-o json lists them all)" in lines
+    assert len(report.to_dict()["missing"]) == missing
+
+
 def test_identical_redeploy_sends_nothing_and_drift_is_repaired(phases: dict[str, list[Obj]]) -> None:
     cluster = FakeCluster()
     deploy(cluster, phases, NS, opts())
@@ -430,3 +483,22 @@ def test_model_namespaces_created_kept_and_never_created(
     for kept in ("existing", "theirs"):
         assert cluster.get(Ref("v1", "Namespace", kept)) is not None, kept
         assert cluster.get(Ref("v1", "ServiceAccount", "kserve-s3", kept)) is None
+
+
+@pytest.mark.parametrize(
+    ("global_quiet", "command_quiet", "silent"),
+    [(False, False, False), (True, False, True), (False, True, True), (True, True, True)],
+)
+def test_global_and_command_quiet_both_silence_progress(
+    global_quiet: bool, command_quiet: bool, silent: bool
+) -> None:
+    """`installer -q deploy` and `installer deploy -q` mean the same thing to a user."""
+    from installer import cli
+    from installer.cluster.progress import QuietProgress, for_terminal
+
+    cli._setup_logging(global_quiet, False)
+    try:
+        progress = for_terminal(cli._quiet(command_quiet))
+        assert isinstance(progress, QuietProgress) is silent
+    finally:
+        cli._setup_logging(False, False)

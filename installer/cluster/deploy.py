@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -199,11 +200,16 @@ def comparable(obj: Obj | None) -> Obj | None:
 
 
 def wait_for(
-    what: str, check: Callable[[], bool], timeout: float, interval: float, sleep: Callable[[float], None]
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    interval: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     while not check():
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
             raise WaitTimeoutError(f"timed out after {timeout:g}s waiting for {what}")
         sleep(interval)
 
@@ -224,6 +230,7 @@ class DeployOptions:
     interval: float = 0.25
     concurrency: int = APPLY_CONCURRENCY
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 def deploy(
@@ -308,7 +315,12 @@ def deploy(
                     return _established(latest["crd"])
 
                 wait_for(
-                    f"CRD {ref.name} to be Established", established, opts.timeout, opts.interval, opts.sleep
+                    f"CRD {ref.name} to be Established",
+                    established,
+                    opts.timeout,
+                    opts.interval,
+                    opts.sleep,
+                    opts.clock,
                 )
                 # Its resourceVersion once established is what the next deploy will find untouched.
                 versions[str(ref)] = str(
@@ -323,6 +335,7 @@ def deploy(
                     opts.timeout,
                     opts.interval,
                     opts.sleep,
+                    opts.clock,
                 )
     stale = prune_set(old.refs if old else [], applied)
     for ref in stale:
@@ -378,11 +391,26 @@ def _apply_many(
     sent again when nobody changed it since (same resourceVersion), or when its live state still
     has every field we set, with our values: that apply would change nothing, and the API server's
     merge of a 1 MB CRD is the slow part of a redeploy.
+
+    Webhook retries share one deadline, ``opts.timeout`` from the start of the phase: the objects
+    of a phase wait for the same webhook, so twenty runtimes must not wait twenty timeouts. Once
+    one object fails for good, the others stop instead of running out their own retries.
     """
+    deadline = opts.clock() + opts.timeout
+    failed = threading.Event()
 
     def one(obj: Obj) -> tuple[str, str, Obj | None]:
+        try:
+            return attempt(obj)
+        except BaseException:
+            failed.set()
+            raise
+
+    def attempt(obj: Obj) -> tuple[str, str, Obj | None]:
         ref = Ref.of(obj)
         key = str(ref)
+        if failed.is_set():
+            raise _AbandonedError(key)
         same_body = seen is not None and seen.digests.get(key) == _digest(obj) and not opts.dry_run
         if same_body and seen is not None and seen.untouched(key):
             applied_one()
@@ -392,7 +420,6 @@ def _apply_many(
         if live is not None and same_body and not field_changes(before, comparable(obj)):
             applied_one()
             return "unchanged", key, live
-        deadline = time.monotonic() + opts.timeout
         delay = opts.interval
         while True:
             try:
@@ -400,12 +427,14 @@ def _apply_many(
                 after = comparable(result)
                 break
             except WebhookUnavailableError as exc:
-                if not retry_webhooks or time.monotonic() >= deadline:
+                if failed.is_set():
+                    raise _AbandonedError(key) from None
+                if not retry_webhooks or opts.clock() >= deadline:
                     raise ClusterError(
                         f"apply {ref}: admission webhook {exc.webhook} did not answer within "
                         f"{opts.timeout:g}s (is the KServe controller running and its certificate issued?)"
                     ) from None
-                opts.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                opts.sleep(min(delay, max(0.0, deadline - opts.clock())))
                 delay = min(delay * 2, MAX_RETRY_DELAY)  # back off: the webhook may take minutes
         applied_one()
         if before is None:
@@ -413,10 +442,21 @@ def _apply_many(
         return ("unchanged" if before == after else "configured"), str(ref), result
 
     with ThreadPoolExecutor(max_workers=max(1, opts.concurrency)) as pool:
-        results = list(pool.map(one, objs))
+        futures = [pool.submit(one, o) for o in objs]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:  # the failure that stopped the phase, not the objects abandoned because of it
+        raise next((e for e in errors if not isinstance(e, _AbandonedError)), errors[0])
+    results = [f.result() for f in futures]
     for outcome, name, _ in results:
         getattr(changes, outcome).append(name)
     return [live for _, _, live in results]
+
+
+class _AbandonedError(ClusterError):
+    """Not applied: another object of the same phase had already failed for good."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"apply {what}: abandoned after an earlier failure in the same phase")
 
 
 @dataclass(frozen=True)

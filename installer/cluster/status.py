@@ -15,6 +15,9 @@ from typing import Any
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.deploy import read_inventory, workload_ready
 
+# More than this many missing objects are counted, not listed, in the text report.
+SHOWN_MISSING = 10
+
 
 @dataclass
 class Component:
@@ -51,10 +54,13 @@ class Status:
         total = sum(self.objects.values())
         out = [
             f"KServe {self.version}, mode {self.mode}, namespace {self.namespace}",
-            f"parameters digest {self.parameters_digest}",
+            "parameters digest "
+            + (self.parameters_digest or "none: the last deploy did not finish (deploy again)"),
             f"objects: {total} recorded, {len(self.missing)} missing",
         ]
-        out += [f"  missing {m}" for m in self.missing[:10]]
+        out += [f"  missing {m}" for m in self.missing[:SHOWN_MISSING]]
+        if len(self.missing) > SHOWN_MISSING:
+            out.append(f"  and {len(self.missing) - SHOWN_MISSING} more missing (-o json lists them all)")
         for c in [*self.workloads, *self.webhooks]:
             mark = "ready" if c.ready else "NOT READY"
             where = f"{c.namespace}/" if c.namespace else ""
