@@ -85,7 +85,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def installer(tmp_path: Path, upstream: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    mirror = ["--mirror", str(upstream)] if args[0] in ("deploy", "diff", "check") else []
+    mirror = ["--mirror", str(upstream)] if args[0] in ("deploy", "diff") else []
     res = run_cli(*args, "--kubeconfig", KUBECONFIG, *mirror, env=_env(tmp_path), timeout=900)
     return subprocess.CompletedProcess(args, res.code, res.stdout, res.stderr)
 
@@ -241,6 +241,93 @@ def test_injected_ca_bundle_is_kept(tmp_path: Path, upstream: Path, ns: str) -> 
         == "LS0tCg=="
     )
     assert installer(tmp_path, upstream, "diff", "--set", f"kserve.namespace={ns}").returncode == 0
+
+
+def test_conflict_names_object_and_field_and_force_takes_ownership(
+    tmp_path: Path, upstream: Path, ns: str
+) -> None:
+    if not ADMISSION_OFF:
+        pytest.skip("needs INSTALLER_TEST_ADMISSION=off to deploy completely")
+    assert deploy(tmp_path, upstream, ns).returncode == 0
+    live = json.loads(kubectl("get", "configmap", "inferenceservice-config", "-n", ns, "-o", "json").stdout)
+    theirs = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "inferenceservice-config", "namespace": ns},
+        "data": {"ingress": live["data"]["ingress"].replace('"http"', '"https"')},
+    }
+    assert theirs["data"]["ingress"] != live["data"]["ingress"]
+    took = kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=someone-else",
+        "-f",
+        "-",
+        input_text=json.dumps(theirs),
+    )
+    assert took.returncode == 0, took.stderr
+    refused = deploy(tmp_path, upstream, ns)
+    assert refused.returncode == 1
+    (line,) = refused.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"error: apply ConfigMap/{ns}/inferenceservice-config: ")
+    assert 'conflict with "someone-else": .data.ingress' in line and "--force-conflicts" in line
+    forced = deploy(tmp_path, upstream, ns, "--force-conflicts")
+    assert forced.returncode == 0 and forced.stdout.startswith("1 changed"), forced.stdout
+    now = json.loads(kubectl("get", "configmap", "inferenceservice-config", "-n", ns, "-o", "json").stdout)
+    assert now["data"]["ingress"] == live["data"]["ingress"]
+    assert deploy(tmp_path, upstream, ns).stdout.startswith("0 changed")
+
+
+def test_check_names_what_each_mode_lacks(tmp_path: Path, upstream: Path) -> None:
+    """A bare API server has cert-manager's CRDs (the session fixture) but no cert-manager pods.
+    Knative's and Istio's kinds, and the gateways, are detected once they exist."""
+
+    def check(*args: str) -> tuple[int, str]:
+        res = installer(tmp_path, upstream, "check", *args)
+        return res.returncode, res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.stdout
+
+    code, line = check("--mode", "RawDeployment")
+    assert code == 1 and line == (
+        "error: RawDeployment needs: a ready cert-manager webhook (Deployment cert-manager-webhook) "
+        "(or pass --skip-checks)"
+    )
+    code, line = check("--mode", "Serverless")
+    assert code == 1 and "Knative Serving (CRD services.serving.knative.dev)" in line
+    assert "Istio (CRD gateways.networking.istio.io)" in line
+    code, line = check("--mode", "ModelMesh", "--set", "modelmesh.namespace=mm-check")
+    assert code == 1 and "Secret mm-check/model-serving-etcd (key etcd_connection)" in line
+    extra = [
+        _minimal_crd("Service", "services", "serving.knative.dev"),
+        _minimal_crd("Gateway", "gateways", "networking.istio.io"),
+    ]
+    for crd in extra:  # Istio serves v1beta1 too; the check asks for that
+        crd["spec"]["versions"][0]["name"] = "v1beta1"  # type: ignore[index]
+    assert kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(extra)).returncode == 0
+    try:
+        for crd in extra:
+            kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")  # type: ignore[index]
+        code, line = check("--mode", "Serverless")
+        assert "Knative Serving" not in line and "Istio (CRD" not in line
+        assert "Istio Gateway knative-serving/knative-ingress-gateway" in line, line
+        assert kubectl("create", "namespace", "knative-serving").returncode == 0
+        for gw in ("knative-ingress-gateway", "knative-local-gateway"):
+            body = {
+                "apiVersion": "networking.istio.io/v1beta1",
+                "kind": "Gateway",
+                "metadata": {"name": gw, "namespace": "knative-serving"},
+                "spec": {},
+            }
+            assert kubectl("apply", "--server-side", "-f", "-", input_text=json.dumps(body)).returncode == 0
+        code, line = check("--mode", "Serverless")
+        assert code == 1 and line == (
+            "error: Serverless needs: a ready cert-manager webhook (Deployment cert-manager-webhook) "
+            "(or pass --skip-checks)"
+        )
+    finally:
+        kubectl("delete", "namespace", "knative-serving", "--wait=false")
+        for crd in extra:
+            kubectl("delete", "crd", crd["metadata"]["name"])  # type: ignore[index]
 
 
 def _inventory(ns: str) -> set[tuple[str, str, str, str]]:
