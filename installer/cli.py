@@ -435,7 +435,7 @@ def run_deploy(
 
 
 def require_prerequisites(cluster: Any, resolved: params.Parameters) -> None:
-    from installer.hubctl import missing_prerequisites
+    from installer.cluster.prerequisites import missing_prerequisites
 
     missing = missing_prerequisites(cluster, resolved)
     if missing:

@@ -67,9 +67,17 @@ def _remove(root: dict[str, Any], path: Path) -> None:
 
 class FakeCluster:
     def __init__(
-        self, establish_after: int = 2, webhook_failures: int = 0, cert_manager: bool = True
+        self,
+        establish_after: int = 2,
+        webhook_failures: int = 0,
+        cert_manager: bool = True,
+        issue_after: int | None = None,
     ) -> None:
         self.cert_manager = cert_manager
+        # As cert-manager's controller: a Certificate's Secret appears after this many reads of it
+        # (None: nothing issues certificates).
+        self.issue_after = issue_after
+        self.unissued: dict[tuple[str, str, str, str], int] = {}
         self.objects: dict[tuple[str, str, str, str], Obj] = {}
         self.owners: dict[tuple[str, str, str, str], dict[Path, str]] = {}
         self.calls: list[tuple[str, str]] = []
@@ -120,6 +128,17 @@ class FakeCluster:
             if self.pending[ref.name] <= 0:
                 del self.pending[ref.name]
                 self.objects[key]["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
+        if key in self.unissued:
+            self.unissued[key] -= 1
+            if self.unissued[key] <= 0:
+                del self.unissued[key]
+                self.objects[key] = {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": ref.name, "namespace": ref.namespace, "resourceVersion": "1"},
+                    "type": "kubernetes.io/tls",
+                    "data": {"tls.crt": "LS0t", "tls.key": "LS0t"},
+                }
         obj = self.objects.get(key)
         return copy.deepcopy(obj) if obj is not None else None
 
@@ -161,6 +180,11 @@ class FakeCluster:
             return copy.deepcopy(current)
         if before is None and ref.kind == "CustomResourceDefinition":
             self.pending[ref.name] = self.establish_after
+        secret_name = (obj.get("spec") or {}).get("secretName")
+        if ref.kind == "Certificate" and self.issue_after is not None and secret_name:
+            secret = self._key(Ref("v1", "Secret", secret_name, ref.namespace))
+            if secret not in self.objects:
+                self.unissued[secret] = self.issue_after
         self.objects[key] = current
         self.owners[key] = owners
         return copy.deepcopy(current)

@@ -67,7 +67,7 @@ def cert_manager_crds() -> None:
         _minimal_crd("Issuer", "issuers", "cert-manager.io"),
         _minimal_crd("ClusterIssuer", "clusterissuers", "cert-manager.io", "Cluster"),
     ]
-    res = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(crds))
+    res = kubectl_apply(*crds)
     assert res.returncode == 0, res.stderr
     for crd in crds:
         kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")  # type: ignore[index]
@@ -98,6 +98,15 @@ def kubectl(*args: str, input_text: str | None = None) -> subprocess.CompletedPr
         text=True,
         check=False,
     )
+
+
+def kubectl_apply(
+    *bodies: object, manager: str = "", force: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Server-side apply of objects, as another field manager when ``manager`` is given."""
+    flags = [f"--field-manager={manager}"] if manager else []
+    flags += ["--force-conflicts"] if force else []
+    return kubectl("apply", "--server-side", *flags, "-f", "-", input_text=yaml.safe_dump_all(bodies))
 
 
 def deploy(tmp_path: Path, upstream: Path, ns: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -203,7 +212,7 @@ def test_undeploy_guard_and_twice(tmp_path: Path, upstream: Path, ns: str) -> No
             }
         },
     }
-    created = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(isvc))
+    created = kubectl_apply(isvc)
     if created.returncode == 0:
         refused = installer(tmp_path, upstream, "undeploy", "--namespace", ns)
         assert refused.returncode == 1 and "InferenceService" in refused.stderr
@@ -257,15 +266,7 @@ def test_conflict_names_object_and_field_and_force_takes_ownership(
         "data": {"ingress": live["data"]["ingress"].replace('"http"', '"https"')},
     }
     assert theirs["data"]["ingress"] != live["data"]["ingress"]
-    took = kubectl(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=someone-else",
-        "-f",
-        "-",
-        input_text=json.dumps(theirs),
-    )
+    took = kubectl_apply(theirs, manager="someone-else", force=True)
     assert took.returncode == 0, took.stderr
     refused = deploy(tmp_path, upstream, ns)
     assert refused.returncode == 1
@@ -303,7 +304,7 @@ def test_check_names_what_each_mode_lacks(tmp_path: Path, upstream: Path) -> Non
     ]
     for crd in extra:  # Istio serves v1beta1 too; the check asks for that
         crd["spec"]["versions"][0]["name"] = "v1beta1"  # type: ignore[index]
-    assert kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(extra)).returncode == 0
+    assert kubectl_apply(*extra).returncode == 0
     try:
         for crd in extra:
             kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")  # type: ignore[index]
@@ -318,7 +319,7 @@ def test_check_names_what_each_mode_lacks(tmp_path: Path, upstream: Path) -> Non
                 "metadata": {"name": gw, "namespace": "knative-serving"},
                 "spec": {},
             }
-            assert kubectl("apply", "--server-side", "-f", "-", input_text=json.dumps(body)).returncode == 0
+            assert kubectl_apply(body).returncode == 0
         code, line = check("--mode", "Serverless")
         assert code == 1 and line == (
             "error: Serverless needs: a ready cert-manager webhook (Deployment cert-manager-webhook) "
@@ -328,6 +329,56 @@ def test_check_names_what_each_mode_lacks(tmp_path: Path, upstream: Path) -> Non
         kubectl("delete", "namespace", "knative-serving", "--wait=false")
         for crd in extra:
             kubectl("delete", "crd", crd["metadata"]["name"])  # type: ignore[index]
+
+
+def test_deploy_waits_for_the_certificates_cert_manager_issues(
+    tmp_path: Path, upstream: Path, ns: str
+) -> None:
+    """With cert-manager's controller on the cluster, the controllers are applied only once their
+    webhook certificate's Secret exists; this test plays cert-manager's part."""
+    cm_ns = f"{ns}-cm"
+    controller = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "cert-manager", "namespace": cm_ns},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "cert-manager"}},
+            "template": {
+                "metadata": {"labels": {"app": "cert-manager"}},
+                "spec": {"containers": [{"name": "controller", "image": "registry.invalid/cert-manager:v1"}]},
+            },
+        },
+    }
+    assert kubectl("create", "namespace", cm_ns).returncode == 0
+    try:
+        created = kubectl_apply(controller)
+        assert created.returncode == 0, created.stderr
+        waited = deploy(tmp_path, upstream, ns, "--timeout", "5")
+        assert waited.returncode == 1
+        line = waited.stderr.strip().splitlines()[-1]
+        assert "timed out after 5s waiting for Secret" in line and "of Certificate" in line, line
+        assert f"cert-manager ({cm_ns}/cert-manager) has not issued it" in line, line
+        assert kubectl("get", "deployment", "kserve-controller-manager", "-n", ns).returncode != 0, (
+            "no controller before its certificate"
+        )
+        certs = json.loads(kubectl("get", "certificates.cert-manager.io", "-n", ns, "-o", "json").stdout)
+        assert certs["items"]
+        for cert in certs["items"]:  # what cert-manager would write
+            secret = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/tls",
+                "metadata": {"name": cert["spec"]["secretName"], "namespace": ns},
+                "data": {"tls.crt": "LS0tCg==", "tls.key": "LS0tCg=="},
+            }
+            issued = kubectl_apply(secret, manager="cert-manager")
+            assert issued.returncode == 0, issued.stderr
+        res = deploy(tmp_path, upstream, ns)
+        _deploy_ok(res)
+        assert kubectl("get", "deployment", "kserve-controller-manager", "-n", ns).returncode == 0
+    finally:
+        kubectl("delete", "namespace", cm_ns, "--wait=true", "--timeout=60s")
 
 
 def _inventory(ns: str) -> set[tuple[str, str, str, str]]:
@@ -359,7 +410,7 @@ def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) 
         if previous_uid:
             assert uid == previous_uid, "the CRD is updated in place, never deleted"
         else:
-            created = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(isvc))
+            created = kubectl_apply(isvc)
             assert created.returncode == 0, created.stderr
         assert kubectl("get", "inferenceservice", "kept", "-n", ns).returncode == 0, "user data is kept"
         current = _inventory(ns)
@@ -378,7 +429,7 @@ def test_upgrade_keeps_crds_and_prunes(tmp_path: Path, upstream: Path, ns: str) 
         "metadata": {"name": "users-own", "namespace": ns},
         "spec": {},
     }
-    assert kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(llm)).returncode == 0
+    assert kubectl_apply(llm).returncode == 0
     res = deploy(tmp_path, upstream, ns, "--version", "v0.15.2")
     assert res.returncode == 0, res.stderr
     dropped = previous - _inventory(ns)
@@ -480,7 +531,7 @@ def test_modelmesh_deploy_guard_and_user_namespaces(tmp_path: Path, upstream: Pa
             },
         }
         for user_object, kind in ((predictor, "Predictor"), (isvc, "InferenceService")):
-            created = kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump(user_object))
+            created = kubectl_apply(user_object)
             if created.returncode != 0:
                 assert not ADMISSION_OFF, created.stderr
                 continue

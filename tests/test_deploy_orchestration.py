@@ -14,12 +14,15 @@ from installer.cluster.deploy import (
     INVENTORY,
     DeployOptions,
     UserDataError,
+    WaitTimeoutError,
     deploy,
     diff,
     prune_set,
     read_inventory,
     undeploy,
 )
+from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
+from installer.cluster.progress import LineProgress
 from installer.lock import Lock
 from installer.objects import PHASES, Obj
 from installer.render import render
@@ -133,6 +136,75 @@ def test_webhook_timeout_is_one_deadline_for_the_phase(phases: dict[str, list[Ob
     assert 30.0 <= waited < 31.0, f"waited {waited:g}s of simulated time for a 30s timeout"
     tried = {ref for verb, ref in cluster.calls if verb == "apply"} & custom_refs
     assert tried == {str(Ref.of(custom[0]))}, tried
+
+
+def _cert_manager(
+    cluster: FakeCluster, name: str = "cert-manager", labels: dict[str, str] | None = None
+) -> None:
+    cluster.objects[("apps", "Deployment", "cert-manager", name)] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": "cert-manager",
+            "labels": labels or {},
+            "resourceVersion": "1",
+        },
+    }
+
+
+def _certificate_secrets(phases: dict[str, list[Obj]]) -> list[Ref]:
+    return [
+        Ref("v1", "Secret", o["spec"]["secretName"], o["metadata"]["namespace"])
+        for o in phases["certificates"]
+        if o["kind"] == "Certificate"
+    ]
+
+
+def test_controllers_wait_for_the_certificate_secrets_cert_manager_issues(
+    phases: dict[str, list[Obj]],
+) -> None:
+    cluster = FakeCluster(issue_after=3)
+    _cert_manager(cluster, "cm-release-controller", CERT_MANAGER_CONTROLLER_LABELS)
+    secrets = _certificate_secrets(phases)
+    assert secrets
+    deploy(cluster, phases, NS, opts())
+    calls = list(cluster.calls)
+    assert all(cluster.get(s) for s in secrets), "issued by the fake cert-manager"
+    secret_names = {str(s) for s in secrets}
+    workloads = {str(Ref.of(o)) for o in phases["workloads"]}
+    first_workload = next(i for i, (verb, ref) in enumerate(calls) if verb == "apply" and ref in workloads)
+    last_secret_read = max(i for i, (verb, ref) in enumerate(calls) if verb == "get" and ref in secret_names)
+    assert last_secret_read < first_workload, "the controllers come after their certificate is issued"
+
+
+def test_a_certificate_never_issued_is_named_before_any_controller_is_applied(
+    phases: dict[str, list[Obj]],
+) -> None:
+    cluster = FakeCluster(issue_after=10**9)
+    _cert_manager(cluster)
+    cert = next(o for o in phases["certificates"] if o["kind"] == "Certificate")
+    with pytest.raises(
+        WaitTimeoutError,
+        match=(
+            rf"waiting for Secret {NS}/{cert['spec']['secretName']} of Certificate "
+            rf"{NS}/{cert['metadata']['name']}: cert-manager \(cert-manager/cert-manager\) has not issued it"
+        ),
+    ):
+        deploy(cluster, phases, NS, opts(timeout=0.1))
+    workloads = {str(Ref.of(o)) for o in phases["workloads"]}
+    assert not [ref for verb, ref in cluster.calls if verb == "apply" and ref in workloads]
+
+
+def test_without_cert_manager_deploy_says_it_does_not_wait(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    lines: list[str] = []
+    deploy(cluster, phases, NS, opts(), LineProgress(lines.append))
+    assert any(
+        line.startswith("cert-manager's controller is not on this cluster: not waiting") for line in lines
+    )
+    secrets = {str(s) for s in _certificate_secrets(phases)}
+    assert not [ref for verb, ref in cluster.calls if verb == "get" and ref in secrets]
 
 
 def test_prune_removes_what_the_new_render_dropped(phases: dict[str, list[Obj]]) -> None:

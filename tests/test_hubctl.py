@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from installer import params
+from installer.cluster.prerequisites import missing_prerequisites
 from installer.hubctl import (
     OUTPUTS,
     component_yaml,
     manifest_parameters,
-    missing_prerequisites,
     outputs_block,
 )
 from installer.lock import Lock
@@ -192,4 +192,24 @@ def test_deploy_undeploy_post_undeploy_leave_nothing(tmp_path: Path, upstream: P
     else:  # no node runs KServe's webhook: deploy stops at the runtimes, naming it
         assert deployed.returncode == 1 and "admission webhook" in deployed.stderr, deployed.stderr
     assert run_hook("undeploy", {**env, "INSTALLER_FORCE": "true"}).returncode == 0
-    assert run_hook("post-undeploy", env).returncode == 0
+    verified = run_hook("post-undeploy", env)
+    assert verified.returncode == 0 and "nothing of ours remains" in verified.stdout, verified.stderr
+    # Checked independently of the installer's own verdict: nothing labelled with this instance.
+    kinds = "namespaces,customresourcedefinitions,clusterroles,clusterrolebindings,validatingwebhookconfigurations,mutatingwebhookconfigurations"
+    left = subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            env["KUBECONFIG"],
+            "get",
+            kinds,
+            "-l",
+            "installer.kserve.io/instance=hub-kserve",
+            "-o",
+            "name",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert left.returncode == 0 and left.stdout.strip() == "", left.stdout + left.stderr

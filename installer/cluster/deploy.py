@@ -326,6 +326,8 @@ def deploy(
                 versions[str(ref)] = str(
                     ((latest.get("crd") or {}).get("metadata") or {}).get("resourceVersion")
                 )
+        if phase == "certificates" and not opts.dry_run:
+            wait_for_certificate_secrets(cluster, objs, opts, report)
         if phase == "workloads" and opts.wait and not opts.dry_run:
             report.note(f"waiting up to {opts.timeout:g}s for {len(objs)} workloads to be ready")
             for o in objs:
@@ -483,6 +485,45 @@ def _live_versions(cluster: Cluster, objs: list[Obj], opts: DeployOptions) -> di
         for (namespace, name), rv in found.items():
             out[str(Ref(api_version, kind, name, namespace))] = rv
     return out
+
+
+def wait_for_certificate_secrets(
+    cluster: Cluster, objs: list[Obj], opts: DeployOptions, report: Progress
+) -> None:
+    """Before the controllers: their pods mount the webhook certificate's Secret and cannot start
+    without it, so a cert-manager that never issues it is named here, not later as an admission
+    webhook that never answers. Only when cert-manager is there; a cluster without it is told so."""
+    from installer.cluster.prerequisites import cert_manager_controller, certificate_secret, secret_issued
+
+    certs = [(Ref.of(o), certificate_secret(o)) for o in objs if o["kind"] == "Certificate"]
+    secrets = [(cert, secret) for cert, secret in certs if secret is not None]
+    if not secrets:
+        return
+    controller = cert_manager_controller(cluster)
+    if controller is None:
+        report.note(
+            f"cert-manager's controller is not on this cluster: not waiting for the Secrets of "
+            f"{len(secrets)} Certificates (the controllers start once something issues them)"
+        )
+        return
+    pending = [(c, s) for c, s in secrets if not secret_issued(cluster, s)]
+    if pending:
+        report.note(f"waiting for cert-manager to issue {len(pending)} certificates")
+    for cert, secret in pending:
+        try:
+            wait_for(
+                f"Secret {secret.namespace}/{secret.name}",
+                functools.partial(secret_issued, cluster, secret),
+                opts.timeout,
+                opts.interval,
+                opts.sleep,
+                opts.clock,
+            )
+        except WaitTimeoutError as exc:
+            raise WaitTimeoutError(
+                f"{exc.message} of Certificate {cert.namespace}/{cert.name}: cert-manager "
+                f"({controller}) has not issued it; is it running, and is the Issuer ready?"
+            ) from None
 
 
 def _needs_wait(crd: Obj | None) -> bool:
