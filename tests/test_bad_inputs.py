@@ -47,7 +47,7 @@ class Case:
     args: Callable[[Ctx], list[str]]
     code: int
     culprit: Callable[[Ctx], str]
-    setup: Callable[[Ctx], None] = lambda c: None
+    setup: Callable[[Ctx], object] = lambda c: None  # its return value is ignored
     fetches: bool = False  # the fault is in the sources: downloads are expected
     api: str = ""  # run a stand-in API server in this mode
 
@@ -61,6 +61,7 @@ def _write(name: str, data: bytes) -> Callable[[Ctx], None]:
         if name.endswith("/"):
             c.path(name).mkdir()
         else:
+            c.path(name).parent.mkdir(parents=True, exist_ok=True)
             c.path(name).write_bytes(data)
 
     return setup
@@ -295,7 +296,7 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
         lambda c: [],
         2,
         _const("not empty"),
-        lambda c: (c.path("out").mkdir(), (c.path("out") / "keep").write_text("x")),
+        _write("out/keep", b"x"),
     ),
     Case(
         "output",

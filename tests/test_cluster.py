@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -259,7 +260,7 @@ def test_conflict_names_object_and_field_and_force_takes_ownership(
         pytest.skip("needs INSTALLER_TEST_ADMISSION=off to deploy completely")
     assert deploy(tmp_path, upstream, ns).returncode == 0
     live = json.loads(kubectl("get", "configmap", "inferenceservice-config", "-n", ns, "-o", "json").stdout)
-    theirs = {
+    theirs: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "inferenceservice-config", "namespace": ns},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_webhook_timeout_is_one_deadline_for_the_phase(phases: dict[str, list[Ob
     first_try: list[float] = []
     real_apply = cluster.apply
 
-    def apply(obj: Obj, **kw: bool) -> Obj:
+    def apply(obj: Obj, **kw: Any) -> Obj:
         if str(Ref.of(obj)) in custom_refs and not first_try:
             first_try.append(now[0])
         return real_apply(obj, **kw)

@@ -66,7 +66,7 @@ def parameter_mappings(draw: st.DrawFn) -> dict[str, Any]:
         good = GOOD.get(key)
         # Mostly plausible values, so that a good share of the examples really renders.
         use_good = good is not None and draw(st.integers(0, 9)) < 8
-        out[key] = draw(st.sampled_from(good)) if use_good else draw(junk)
+        out[key] = draw(st.sampled_from(good)) if good is not None and use_good else draw(junk)
     return out
 
 

@@ -81,7 +81,7 @@ def test_changed_byte_is_rejected_and_not_cached(
         fetch_asset(small_asset, fast(mirror_http.url), cache)
     msg = err.value.message
     assert f"{mirror_http.url}/{SMALL}" in msg
-    assert small_asset.sha256 in msg
+    assert small_asset.sha256 is not None and small_asset.sha256 in msg
     assert err.value.actual in msg and err.value.actual != small_asset.sha256
     assert cached_files(cache) == [] and leftover_temp(cache) == []
     assert len(mirror_http.requests) == 1, "a digest mismatch on a whole body is not retried"
@@ -94,6 +94,7 @@ def test_truncated_body_fails_like_a_mismatch(
     with pytest.raises(IntegrityError) as err:
         fetch_asset(small_asset, fast(mirror_http.url), cache)
     msg = err.value.message
+    assert small_asset.sha256 is not None
     assert SMALL in msg and small_asset.sha256 in msg and err.value.actual in msg
     assert "cut short" in msg or "truncated" in msg
     assert cached_files(cache) == [] and leftover_temp(cache) == []
@@ -205,6 +206,7 @@ def test_directory_mirror_changed_byte(dir_mirror: Path, cache: Cache, small_ass
     (dir_mirror / SMALL).write_bytes(bytes(data))
     with pytest.raises(IntegrityError) as err:
         fetch_asset(small_asset, fast(str(dir_mirror)), cache)
+    assert small_asset.sha256 is not None
     assert str(dir_mirror / SMALL) in err.value.message and small_asset.sha256 in err.value.message
     assert cached_files(cache) == [] and leftover_temp(cache) == []
 
