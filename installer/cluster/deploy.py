@@ -24,7 +24,9 @@ from typing import Any
 
 from installer import jsonio
 from installer.cluster.client import Cluster, ClusterError, Ref, WebhookUnavailableError
+from installer.cluster.prerequisites import cert_manager_controller, certificate_secret
 from installer.cluster.progress import LineProgress, Progress
+from installer.cluster.readiness import crd_established, secret_issued, workload_ready
 from installer.errors import InstallerError
 from installer.objects import PHASES, Obj, is_labels_only
 
@@ -232,6 +234,10 @@ class DeployOptions:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
+    def wait_until(self, what: str, check: Callable[[], bool]) -> None:
+        """:func:`wait_for` with this deploy's timeout, interval, sleep and clock."""
+        wait_for(what, check, self.timeout, self.interval, self.sleep, self.clock)
+
 
 def deploy(
     cluster: Cluster,
@@ -312,16 +318,9 @@ def deploy(
 
                 def established(ref: Ref = ref, latest: dict[str, Obj | None] = latest) -> bool:
                     latest["crd"] = cluster.get(ref)
-                    return _established(latest["crd"])
+                    return crd_established(latest["crd"])
 
-                wait_for(
-                    f"CRD {ref.name} to be Established",
-                    established,
-                    opts.timeout,
-                    opts.interval,
-                    opts.sleep,
-                    opts.clock,
-                )
+                opts.wait_until(f"CRD {ref.name} to be Established", established)
                 # Its resourceVersion once established is what the next deploy will find untouched.
                 versions[str(ref)] = str(
                     ((latest.get("crd") or {}).get("metadata") or {}).get("resourceVersion")
@@ -331,14 +330,7 @@ def deploy(
         if phase == "workloads" and opts.wait and not opts.dry_run:
             report.note(f"waiting up to {opts.timeout:g}s for {len(objs)} workloads to be ready")
             for o in objs:
-                wait_for(
-                    f"{Ref.of(o)} to be ready",
-                    functools.partial(workload_ready, cluster, o),
-                    opts.timeout,
-                    opts.interval,
-                    opts.sleep,
-                    opts.clock,
-                )
+                opts.wait_until(f"{Ref.of(o)} to be ready", functools.partial(workload_ready, cluster, o))
     stale = prune_set(old.refs if old else [], applied)
     for ref in stale:
         if ref.kind == "Namespace" and ref.name not in created:
@@ -493,10 +485,11 @@ def wait_for_certificate_secrets(
     """Before the controllers: their pods mount the webhook certificate's Secret and cannot start
     without it, so a cert-manager that never issues it is named here, not later as an admission
     webhook that never answers. Only when cert-manager is there; a cluster without it is told so."""
-    from installer.cluster.prerequisites import cert_manager_controller, certificate_secret, secret_issued
-
-    certs = [(Ref.of(o), certificate_secret(o)) for o in objs if o["kind"] == "Certificate"]
-    secrets = [(cert, secret) for cert, secret in certs if secret is not None]
+    secrets = [
+        (Ref.of(o), secret)
+        for o in objs
+        if o["kind"] == "Certificate" and (secret := certificate_secret(o)) is not None
+    ]
     if not secrets:
         return
     controller = cert_manager_controller(cluster)
@@ -511,13 +504,8 @@ def wait_for_certificate_secrets(
         report.note(f"waiting for cert-manager to issue {len(pending)} certificates")
     for cert, secret in pending:
         try:
-            wait_for(
-                f"Secret {secret.namespace}/{secret.name}",
-                functools.partial(secret_issued, cluster, secret),
-                opts.timeout,
-                opts.interval,
-                opts.sleep,
-                opts.clock,
+            opts.wait_until(
+                f"Secret {secret.namespace}/{secret.name}", functools.partial(secret_issued, cluster, secret)
             )
         except WaitTimeoutError as exc:
             raise WaitTimeoutError(
@@ -531,16 +519,11 @@ def _needs_wait(crd: Obj | None) -> bool:
     deploy, which waited) is established; one just applied is, once its status says so."""
     if crd is None:
         return True
-    return not crd.get(UNTOUCHED) and not _established(crd)
+    return not crd.get(UNTOUCHED) and not crd_established(crd)
 
 
 def _digest(obj: Obj) -> str:
     return jsonio.digest(obj)[:16]
-
-
-def _established(obj: Obj | None) -> bool:
-    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 def prune_set(old: Iterable[Ref], new: Iterable[Ref]) -> list[Ref]:
@@ -548,18 +531,6 @@ def prune_set(old: Iterable[Ref], new: Iterable[Ref]) -> list[Ref]:
     keep = {(r.kind, r.namespace, r.name) for r in new}
     stale = [r for r in old if (r.kind, r.namespace, r.name) not in keep]
     return list(reversed(stale))
-
-
-def workload_ready(cluster: Cluster, obj: Obj) -> bool:
-    live = cluster.get(Ref.of(obj)) or {}
-    status = live.get("status") or {}
-    if obj["kind"] == "DaemonSet":
-        desired = int(status.get("desiredNumberScheduled") or 0)
-        return desired > 0 and int(status.get("numberReady") or 0) == desired
-    want = int((live.get("spec") or {}).get("replicas", 1))
-    generation = int((live.get("metadata") or {}).get("generation", 1))
-    observed = int(status.get("observedGeneration") or 0)
-    return observed >= generation and int(status.get("availableReplicas") or 0) >= want
 
 
 # ------------------------------------------------------------------ undeploy

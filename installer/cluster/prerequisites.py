@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from installer import params
 from installer.cluster.client import Cluster, Ref
+from installer.cluster.readiness import crd_established
 from installer.objects import Obj
 
 # cert-manager's controller Deployment carries these labels in its static manifests and its Helm
@@ -20,9 +21,7 @@ CERT_MANAGER_CONTROLLER_LABELS = {
 
 
 def _crd(cluster: Cluster, name: str) -> bool:
-    crd = cluster.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name))
-    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+    return crd_established(cluster.get(Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)))
 
 
 def cert_manager_controller(cluster: Cluster) -> str | None:
@@ -46,12 +45,6 @@ def certificate_secret(cert: Obj) -> Ref | None:
     name = (cert.get("spec") or {}).get("secretName")
     namespace = (cert.get("metadata") or {}).get("namespace") or ""
     return Ref("v1", "Secret", str(name), str(namespace)) if name else None
-
-
-def secret_issued(cluster: Cluster, ref: Ref) -> bool:
-    """The Secret exists and holds a certificate (cert-manager writes tls.crt once issued)."""
-    secret = cluster.get(ref) or {}
-    return bool((secret.get("data") or {}).get("tls.crt"))
 
 
 def _deployment_available(cluster: Cluster, name: str) -> bool:

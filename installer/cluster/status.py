@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from installer.cluster.client import Cluster, Ref
-from installer.cluster.deploy import read_inventory, workload_ready
+from installer.cluster.deploy import read_inventory
+from installer.cluster.readiness import workload_ready
 
 # More than this many missing objects are counted, not listed, in the text report.
 SHOWN_MISSING = 10
