@@ -636,11 +636,26 @@ def lock_group() -> None:
     "rebuilt_note",
     default=None,
     metavar="NOTE",
-    help="Mark the assets as rebuilt stand-ins (their digest is not the real release's).",
+    help="Mark the assets as rebuilt stand-ins (their digest is not the real release's); YAML ones are "
+    "pinned by their objects too.",
+)
+@click.option(
+    "--rebuilt-asset",
+    "rebuilt_assets",
+    multiple=True,
+    metavar="NAME",
+    help="With --rebuilt: only this asset is rebuilt (repeatable; default: all of the version's).",
 )
 @fetch_options
 @_pass
-def lock_add_cmd(ctx: _Context, version: str, component: str, rebuilt_note: str | None, **kw: Any) -> None:
+def lock_add_cmd(
+    ctx: _Context,
+    version: str,
+    component: str,
+    rebuilt_note: str | None,
+    rebuilt_assets: tuple[str, ...],
+    **kw: Any,
+) -> None:
     """Download a release's assets and record their sha256 in the lock."""
     if not versions.is_tag(version):
         raise ParameterError("--version", f"{version!r} is not a release tag like v0.16.0")
@@ -651,21 +666,35 @@ def lock_add_cmd(ctx: _Context, version: str, component: str, rebuilt_note: str 
         if ctx.lock_path.exists():
             raise
         lock = Lock()
-    pinned = pin_version(lock, component, version, settings, Cache(locations.cache_dir()), rebuilt_note)
+    pinned = pin_version(
+        lock, component, version, settings, Cache(locations.cache_dir()), rebuilt_note, rebuilt_assets
+    )
     save_lock(lock, ctx.lock_path)
     for a in pinned:
         click.echo(f"{a.sha256}  {a.url}")
 
 
 @lock_group.command("list")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_pass
-def lock_list_cmd(ctx: _Context) -> None:
-    """List the pinned versions and assets."""
-    for comp in sorted(ctx.lock.components):
-        for v in ctx.lock.versions(comp):
-            for a in ctx.lock.assets(comp, v):
-                mark = " (rebuilt)" if a.rebuilt else ""
-                click.echo(f"{comp} {v} {a.name} {a.sha256}{mark}")
+def lock_list_cmd(ctx: _Context, output: str) -> None:
+    """List the pinned versions and assets, and how a download of each is verified.
+
+    CHECK is `sha256` (the bytes must match) or `sha256 or objects` (a rebuilt stand-in: the bytes,
+    or the objects they hold, must match).
+    """
+    rows = [
+        {"component": comp, "version": v, **a.to_dict(), "check": a.checks}
+        for comp in sorted(ctx.lock.components)
+        for v in ctx.lock.versions(comp)
+        for a in ctx.lock.assets(comp, v)
+    ]
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        mark = " (rebuilt)" if r.get("rebuilt") else ""
+        click.echo(f"{r['component']} {r['version']} {r['name']} {r['sha256']} [{r['check']}]{mark}")
 
 
 def main(argv: list[str] | None = None) -> None:

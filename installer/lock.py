@@ -3,8 +3,10 @@
 Like a pip-compile'd requirements file with ``--generate-hashes``, the lock is written by a
 command (``installer lock add``), never by hand: the command downloads each asset and records the
 digest of the bytes it saw. An asset whose bytes were not the real upstream release (the mirror's
-rebuilt ModelMesh tarball) carries ``rebuilt: true`` and a note, so nobody mistakes its digest
-for the real asset's.
+rebuilt ModelMesh tarball, KServe v0.18.1 and v0.20.0 ``kserve.yaml``) carries ``rebuilt: true``
+and a note, so nobody mistakes its digest for the real asset's. A rebuilt YAML asset is pinned by
+its objects too (``objectsSha256``, see :mod:`installer.integrity`): a download whose bytes or
+whose objects match is accepted, so the real asset verifies wherever the rebuild has its objects.
 """
 
 from __future__ import annotations
@@ -36,9 +38,24 @@ class Asset:
     size: int | None = None
     rebuilt: bool = False
     note: str = ""
+    objects_sha256: str | None = None
+
+    @property
+    def checks(self) -> str:
+        """How a download of this asset is verified, for people (``lock list``)."""
+        if not self.sha256:
+            return "none"
+        return "sha256 or objects" if self.objects_sha256 else "sha256"
+
+    @property
+    def verifiable(self) -> bool:
+        """A real download can pass the check: real bytes are pinned, or a rebuilt copy's objects."""
+        return bool(self.sha256) and (not self.rebuilt or bool(self.objects_sha256))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "url": self.url, "sha256": self.sha256}
+        if self.objects_sha256:
+            out["objectsSha256"] = self.objects_sha256
         if self.size is not None:
             out["size"] = self.size
         if self.rebuilt:
@@ -69,11 +86,10 @@ class Lock:
             raise LockError(f"{component} {version} is not in the lock file (locked: {known})") from None
 
     def default_version(self, component: str = releases.KSERVE) -> str:
-        """Newest version whose every asset is pinned and real (not a rebuilt stand-in)."""
+        """Newest version whose every asset a real download can verify: pinned real bytes, or a
+        rebuilt stand-in pinned by its objects too (a rebuilt tarball alone never is)."""
         complete = [
-            v
-            for v in self.versions(component)
-            if all(a.sha256 and not a.rebuilt for a in self.components[component][v])
+            v for v in self.versions(component) if all(a.verifiable for a in self.components[component][v])
         ]
         if not complete:
             raise LockError(f"the lock file pins no complete {component} version")
@@ -127,6 +143,9 @@ def _asset(path: Path, comp: str, tag: str, raw: Any) -> Asset:
     sha = raw.get("sha256")
     if sha is not None and not (isinstance(sha, str) and _SHA256.match(sha)):
         raise LockError(f"{where}: {raw['name']}: sha256 must be 64 lowercase hex digits")
+    objects_sha = raw.get("objectsSha256")
+    if objects_sha is not None and not (isinstance(objects_sha, str) and _SHA256.match(objects_sha)):
+        raise LockError(f"{where}: {raw['name']}: objectsSha256 must be 64 lowercase hex digits")
     return Asset(
         name=raw["name"],
         url=raw["url"],
@@ -134,6 +153,7 @@ def _asset(path: Path, comp: str, tag: str, raw: Any) -> Asset:
         size=raw.get("size"),
         rebuilt=bool(raw.get("rebuilt", False)),
         note=str(raw.get("note", "")),
+        objects_sha256=objects_sha,
     )
 
 

@@ -208,24 +208,10 @@ def load_values_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ParameterError(name, f"must be a mapping of parameters, got {type(data).__name__}")
-    if _has_shared_nodes(data):
+    if yamlio.has_shared_nodes(data):
         # A few lines of anchors can stand for billions of nodes ("billion laughs"): refuse them.
         raise ParameterError(name, "YAML anchors and aliases are not allowed in values files")
     return data
-
-
-def _has_shared_nodes(root: Any) -> bool:
-    """True if any list or mapping is reachable twice (what YAML aliases produce)."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict | list):
-            if id(node) in seen:
-                return True
-            seen.add(id(node))
-            stack.extend(node.values() if isinstance(node, dict) else node)
-    return False
 
 
 def flatten(data: Mapping[Any, Any], origin: str, prefix: str = "") -> dict[str, Any]:

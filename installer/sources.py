@@ -4,6 +4,10 @@ Nothing reaches the cache before its bytes were hashed and compared with the loc
 truncated download leaves the cache as it was. The cache is content-addressed
 (``<cache>/sha256/ab/abcdef...``), so two versions that share an asset share the file, and an
 asset already present is never downloaded again.
+
+An asset pinned by its objects too (a rebuilt stand-in, :mod:`installer.integrity`) is accepted
+when its bytes differ but its objects match; the file is stored under its own byte digest and
+symlinked from ``<cache>/objects-sha256/ab/...``, so the next fetch finds it without downloading.
 """
 
 from __future__ import annotations
@@ -142,6 +146,28 @@ class Cache:
         p = self.path_for(sha256)
         return p if p.is_file() else None
 
+    def objects_path_for(self, objects_sha256: str) -> Path:
+        return self.root / "objects-sha256" / objects_sha256[:2] / objects_sha256
+
+    def find(self, asset: Asset) -> Path | None:
+        """The verified copy of ``asset``: by its byte digest, or by its object digest (then the
+        path of the stored file, whose name is its own byte digest)."""
+        hit = self.get(asset.sha256) if asset.sha256 else None
+        if hit is None and asset.objects_sha256:
+            alias = self.objects_path_for(asset.objects_sha256)
+            hit = alias.resolve() if alias.is_file() else None
+        return hit
+
+    def link_objects(self, stored: Path, objects_sha256: str) -> None:
+        """Record that ``stored`` (already verified) holds these objects: a relative symlink,
+        swapped in atomically so a concurrent reader sees the old link or the new one."""
+        alias = self.objects_path_for(objects_sha256)
+        alias.parent.mkdir(parents=True, exist_ok=True)
+        tmp = alias.with_name(f".{alias.name}.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        os.symlink(os.path.relpath(stored, alias.parent), tmp)
+        tmp.replace(alias)
+
     def temp_file(self) -> tuple[BinaryIO, Path]:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -172,10 +198,10 @@ def fetch_asset(
 ) -> FetchedAsset:
     """Return the verified cached copy of ``asset``, downloading it if needed."""
     if asset.sha256:
-        hit = cache.get(asset.sha256)
+        hit = cache.find(asset)
         if hit:
-            log.debug("cached %s (%s)", asset.url, asset.sha256)
-            return FetchedAsset(asset, asset.sha256, hit)
+            log.debug("cached %s (%s)", asset.url, hit.name)
+            return FetchedAsset(asset, hit.name, hit)
     elif not settings.allow_unpinned:
         raise LockError(f"{asset.url} is not pinned by sha256; pass --allow-unpinned to fetch it anyway")
     location = mirrored(asset.url, settings.mirror)
@@ -190,12 +216,38 @@ def fetch_asset(
     return fetched
 
 
+def _objects_match(asset: Asset, tmp: Path) -> bool:
+    """Whether bytes that differ from the pin still hold the pinned objects."""
+    from installer.integrity import ObjectDigestError, objects_digest
+
+    if not asset.objects_sha256:
+        return False
+    try:
+        return objects_digest(tmp.read_bytes()) == asset.objects_sha256
+    except ObjectDigestError as exc:
+        log.debug("%s: no object digest: %s", asset.url, exc)
+        return False
+
+
 def _verify_and_store(asset: Asset, url: str, tmp: Path, digest: str, cache: Cache) -> FetchedAsset:
-    if asset.sha256 and digest != asset.sha256:
+    by_objects = bool(asset.sha256) and digest != asset.sha256 and _objects_match(asset, tmp)
+    if asset.sha256 and digest != asset.sha256 and not by_objects:
         tmp.unlink(missing_ok=True)
-        raise IntegrityError(url, asset.sha256, digest)
+        detail = (
+            f"nor do its objects match objectsSha256 {asset.objects_sha256}" if asset.objects_sha256 else ""
+        )
+        raise IntegrityError(url, asset.sha256, digest, detail)
     path = cache.commit(tmp, digest)
-    log.info("fetched %s (%d bytes, sha256 %s)", asset.url, path.stat().st_size, digest[:12])
+    if by_objects and asset.objects_sha256:
+        cache.link_objects(path, asset.objects_sha256)
+        log.info(
+            "fetched %s (%d bytes, sha256 %s): verified by its objects (the lock pins a rebuilt copy)",
+            asset.url,
+            path.stat().st_size,
+            digest[:12],
+        )
+    else:
+        log.info("fetched %s (%d bytes, sha256 %s)", asset.url, path.stat().st_size, digest[:12])
     return FetchedAsset(asset, digest, path)
 
 
@@ -291,7 +343,7 @@ def fetch_all(
 ) -> list[FetchedAsset]:
     """Fetch every asset, in order, sharing one HTTP session (made only if something is downloaded)."""
     check_mirror(settings.mirror)
-    if session is None and all(a.sha256 and cache.get(a.sha256) for a in assets):
+    if session is None and all(a.sha256 and cache.find(a) for a in assets):
         return [fetch_asset(a, settings, cache) for a in assets]
     import requests
 

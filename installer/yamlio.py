@@ -43,3 +43,17 @@ def dump_all(objs: Iterable[Any]) -> str:
         explicit_start=True,
         width=1 << 30,
     )
+
+
+def has_shared_nodes(root: Any) -> bool:
+    """True if any list or mapping is reachable twice (what YAML aliases produce)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list):
+            if id(node) in seen:
+                return True
+            seen.add(id(node))
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return False

@@ -17,6 +17,8 @@ from tests.mirror_server import MirrorServer, serve
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = Path(os.environ.get("INSTALLER_TEST_UPSTREAM", REPO.parent / "shared" / "upstream"))
 LOCK_PATH = REPO / "kserve-built" / "sources.lock.yaml"
+# Every KServe version the committed lock pins: the tests of every stage cover each of them.
+LOCKED_VERSIONS = load_lock(LOCK_PATH).versions("kserve")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -112,7 +112,7 @@ def test_outputs_block_parses_into_the_declared_outputs(lock: Lock) -> None:
         parsed["kserve.ingress.domain"] == "models.example.com"
         and parsed["kserve.ingress.protocol"] == "https"
     )
-    assert parsed["kserve.version"] == "v0.16.0"
+    assert parsed["kserve.version"] == "v0.20.0"
 
 
 def _established(name: str) -> dict[str, object]:

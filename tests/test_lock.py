@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,19 +18,20 @@ def mirror_readme_table(upstream: Path) -> dict[str, tuple[str, bool]]:
     rows: dict[str, tuple[str, bool]] = {}
     for line in (upstream / "README.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        # Two tables: v0.12-v0.16 (status in the sixth cell) and v0.17+ (status last, fifth).
         if (
-            len(cells) >= 6
+            len(cells) >= 5
             and cells[1].startswith("https://github.com/kserve/")
             and "/releases/download/" in cells[1]
         ):
             sha = re.sub(r"[`*]", "", cells[2])
-            rows[cells[1]] = (sha, "REBUILT" in cells[5])
+            rows[cells[1]] = (sha, "REBUILT" in cells[-1])
     return rows
 
 
 def test_lock_lists_every_mirrored_asset_with_the_readme_digest(lock: Lock, upstream: Path) -> None:
     table = mirror_readme_table(upstream)
-    assert len(table) >= 7
+    assert len(table) >= 13
     locked = {
         a.url: (a.sha256, a.rebuilt)
         for comp in lock.components
@@ -39,12 +41,41 @@ def test_lock_lists_every_mirrored_asset_with_the_readme_digest(lock: Lock, upst
     assert locked == table
 
 
-def test_rebuilt_asset_says_so_and_is_never_the_default(lock: Lock) -> None:
+def test_rebuilt_tarball_says_so_and_is_never_the_default(lock: Lock) -> None:
     (mm,) = lock.assets(versions.MODELMESH, "v0.12.0")
-    assert mm.rebuilt and "not the real release asset" in mm.note
+    assert mm.rebuilt and "not the real release asset" in mm.note and mm.objects_sha256 is None
+    assert mm.checks == "sha256"
     with pytest.raises(Exception, match="no complete"):
         lock.default_version(versions.MODELMESH)
-    assert lock.default_version() == "v0.16.0"
+
+
+def test_rebuilt_manifests_are_pinned_by_their_objects_and_the_newest_is_the_default(lock: Lock) -> None:
+    for version in ("v0.18.1", "v0.20.0"):
+        by_name = {a.name: a for a in lock.assets(versions.KSERVE, version)}
+        assert list(by_name) == ["kserve-crds.yaml", "kserve.yaml", "kserve-cluster-resources.yaml"]
+        assert by_name["kserve.yaml"].rebuilt and by_name["kserve.yaml"].objects_sha256
+        assert by_name["kserve.yaml"].checks == "sha256 or objects"
+        for real in ("kserve-crds.yaml", "kserve-cluster-resources.yaml"):
+            assert not by_name[real].rebuilt and by_name[real].checks == "sha256"
+    assert lock.default_version() == "v0.20.0"
+
+
+def test_lock_list_says_which_check_each_asset_has(tmp_path: Path) -> None:
+    text = run_cli("lock", "list")
+    assert text.code == 0, text.stderr
+    line = next(x for x in text.stdout.splitlines() if x.startswith("kserve v0.20.0 kserve.yaml "))
+    assert line.endswith("[sha256 or objects] (rebuilt)")
+    assert any(
+        x.startswith("kserve v0.20.0 kserve-crds.yaml ") and x.endswith("[sha256]")
+        for x in text.stdout.splitlines()
+    )
+    as_json = run_cli("lock", "list", "-o", "json")
+    assert as_json.code == 0, as_json.stderr
+    rows = json.loads(as_json.stdout)
+    checks = {(r["version"], r["name"]): r["check"] for r in rows if r["component"] == "kserve"}
+    assert checks[("v0.20.0", "kserve.yaml")] == "sha256 or objects"
+    assert checks[("v0.13.1", "kserve.yaml")] == "sha256"
+    assert all(len(r["sha256"]) == 64 for r in rows)
 
 
 def test_lock_add_recomputes_the_committed_lock(tmp_path: Path, upstream: Path) -> None:
@@ -66,9 +97,12 @@ def test_lock_add_recomputes_the_committed_lock(tmp_path: Path, upstream: Path) 
                 "--mirror",
                 str(upstream),
             ]
-            note = committed.assets(comp, v)[0].note
-            if committed.assets(comp, v)[0].rebuilt:
-                args += ["--rebuilt", note]
+            rebuilt = [a for a in committed.assets(comp, v) if a.rebuilt]
+            if rebuilt:
+                args += ["--rebuilt", rebuilt[0].note]
+                if len(rebuilt) < len(committed.assets(comp, v)):
+                    for a in rebuilt:
+                        args += ["--rebuilt-asset", a.name]
             res = run_cli(*args, env=env)
             assert res.code == 0, res.stderr
     regenerated = load_lock(target)
@@ -87,3 +121,24 @@ def test_asset_names_follow_the_release_layout() -> None:
     assert versions.asset_names("kserve", "v0.17.0")[0] == "kserve-crds.yaml"
     assert versions.asset_names("modelmesh-serving", "v0.12.0") == ["config-v0.12.0.tar.gz"]
     assert versions.parse_tag("v0.17.0-rc1") < versions.parse_tag("v0.17.0") < versions.parse_tag("v0.17.1")
+
+
+def test_lock_add_refuses_an_unknown_rebuilt_asset_before_fetching(tmp_path: Path, upstream: Path) -> None:
+    res = run_cli(
+        "--lock",
+        str(tmp_path / "l.yaml"),
+        "lock",
+        "add",
+        "--version",
+        "v0.20.0",
+        "--mirror",
+        str(upstream),
+        "--rebuilt",
+        "why",
+        "--rebuilt-asset",
+        "kserve-runtimes.yaml",
+        env={"INSTALLER_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert res.code == 2 and "--rebuilt-asset kserve-runtimes.yaml" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "l.yaml").exists() and not (tmp_path / "cache").exists()

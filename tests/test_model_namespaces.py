@@ -13,7 +13,7 @@ from installer.credentials import S3Credentials, load_credentials
 from installer.errors import ParameterError
 from installer.lock import Lock
 from installer.objects import is_labels_only
-from tests.conftest import CREDENTIALS_FILE
+from tests.conftest import CREDENTIALS_FILE, LOCKED_VERSIONS
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_bad_entries_name_the_parameter(entries: str, message: str, lock: Lock, 
         model_namespace_objects(p, None)
 
 
-VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
+VERSIONS = LOCKED_VERSIONS
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -21,11 +21,11 @@ from installer.lock import Lock
 from installer.objects import LABELS_ONLY, identity
 from installer.render import render
 from installer.sources import FetchSettings
-from tests.conftest import ETCD_CREDENTIALS_FILE, run_cli
+from tests.conftest import ETCD_CREDENTIALS_FILE, LOCKED_VERSIONS, run_cli
 from tests.kustomize_ref import KUBECTL, differences
 
 TARBALL = Path("github.com/kserve/modelmesh-serving/releases/download/v0.12.0/config-v0.12.0.tar.gz")
-VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
+VERSIONS = LOCKED_VERSIONS
 
 
 @pytest.fixture(scope="module")

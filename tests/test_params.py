@@ -18,7 +18,7 @@ def resolve(lock: Lock, **kw: object) -> params.Parameters:
 def test_defaults(lock: Lock) -> None:
     p = resolve(lock)
     assert p.namespace == "kserve"
-    assert p.version == "v0.16.0" and p.origins["kserve.version"] == "lock file default"
+    assert p.version == "v0.20.0" and p.origins["kserve.version"] == "lock file default"
     assert p.mode == "RawDeployment"
     assert p["ingress.protocol"] == "http" and p["ingress.hosts"] == []
     assert p["ingress.class"] is None and p["bucket.endpoint"] is None

@@ -16,6 +16,7 @@ from installer import prebuild, versions
 from installer.lock import Lock
 from installer.objects import PHASES, identity
 from installer.sources import Cache, FetchSettings, fetch_all
+from tests.conftest import LOCKED_VERSIONS
 
 
 @functools.cache
@@ -44,7 +45,7 @@ def built(lock: Lock, upstream: Path, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-@pytest.mark.parametrize("version", ["v0.13.1", "v0.15.2", "v0.16.0"])
+@pytest.mark.parametrize("version", LOCKED_VERSIONS)
 def test_counts_by_kind_equal_upstream(
     version: str, built: dict[str, prebuild.Built], lock: Lock, upstream: Path
 ) -> None:
@@ -58,16 +59,32 @@ def test_counts_by_kind_equal_upstream(
     assert sum(got.values()) == len(unique)
 
 
-@pytest.mark.parametrize("version", ["v0.13.1", "v0.15.2", "v0.16.0"])
+@pytest.mark.parametrize("version", LOCKED_VERSIONS)
 def test_objects_are_unchanged(
     version: str, built: dict[str, prebuild.Built], lock: Lock, upstream: Path
 ) -> None:
-    """Every upstream object is in the build, equal to the letter; duplicates only if identical."""
-    docs = upstream_objects(upstream, lock, version)
+    """Every upstream object is in the build, equal to the letter; of two copies the later asset's
+    (as upstream applies kserve-crds.yaml, then kserve.yaml)."""
+    last = {identity(d): d for d in upstream_objects(upstream, lock, version)}
     by_id = {identity(o): o for o in built[version].all_objects()}
     assert len(by_id) == len(built[version].all_objects()), "no object twice"
-    for d in docs:
-        assert by_id[identity(d)] == d
+    assert by_id == last
+
+
+@pytest.mark.parametrize("version", [v for v in LOCKED_VERSIONS if versions.minor_of(v) >= (0, 17)])
+def test_v017_core_crds_come_from_kserve_yaml(version: str, built: dict[str, prebuild.Built]) -> None:
+    """kserve.yaml repeats the six CRDs of kserve-crds.yaml with labels and the CA annotation added:
+    its copy is kept, and the build says so for each."""
+    notes = built[version].notes
+    replaced = [n for n in notes if n.endswith("from kserve.yaml replaced an earlier copy")]
+    assert len(replaced) == 6, notes
+    crds = {o["metadata"]["name"]: o for o in built[version].phases["crds"]}
+    isvc = crds["inferenceservices.serving.kserve.io"]
+    assert isvc["metadata"]["labels"]["app.kubernetes.io/name"] == "kserve"
+    assert isvc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "kserve/serving-cert"
+    assert not any(o["kind"] == "Namespace" for o in built[version].phases["crds"]), (
+        "v0.17+ ships no Namespace"
+    )
 
 
 def test_v016_duplicates_are_dropped_and_noted(built: dict[str, prebuild.Built]) -> None:

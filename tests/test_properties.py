@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from installer import params
 from installer.cli import main
+from tests.conftest import LOCKED_VERSIONS
 
 EXAMPLES = int(os.environ.get("INSTALLER_HYPOTHESIS_EXAMPLES", "500"))
 SETTINGS = settings(
@@ -31,7 +32,7 @@ SETTINGS = settings(
 # Plausible values per key, so that a good share of examples is valid and really renders.
 GOOD: dict[str, list[Any]] = {
     "kserve.namespace": ["kserve", "ml-serving", "a"],
-    "kserve.version": ["v0.13.1", "v0.15.2", "v0.16.0", "v9.9.9"],
+    "kserve.version": [*LOCKED_VERSIONS, "v9.9.9"],
     "kserve.deploymentMode": ["RawDeployment", "Serverless", "Standard", "Knative", "ModelMesh"],
     "ingress.class": ["nginx", None, "traefik"],
     "ingress.protocol": ["http", "https"],

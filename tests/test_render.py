@@ -20,10 +20,10 @@ from installer.lock import Lock
 from installer.render import Rendered, render
 from installer.sources import FetchSettings
 from installer.validate import ValidationError
-from tests.conftest import REPO, full_parameters, run_cli
+from tests.conftest import LOCKED_VERSIONS, REPO, full_parameters, run_cli
 from tests.kustomize_ref import differences, kubectl_kustomize
 
-VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
+VERSIONS = LOCKED_VERSIONS
 REGISTRY = "registry.local:5000/mirror"
 
 

@@ -14,10 +14,10 @@ from installer.lock import Lock
 from installer.render import render
 from installer.sinks.gitops import write_gitops, write_kustomization
 from installer.sources import FetchSettings
-from tests.conftest import full_parameters
+from tests.conftest import LOCKED_VERSIONS, full_parameters
 from tests.kustomize_ref import differences, kubectl_kustomize
 
-VERSIONS = ["v0.13.1", "v0.15.2", "v0.16.0"]
+VERSIONS = LOCKED_VERSIONS
 MODES = ["RawDeployment", "Serverless", "ModelMesh"]
 
 
