@@ -31,8 +31,8 @@ from installer.errors import (
     UsageError,
 )
 from installer.lock import Lock, load_lock, save_lock
-from installer.objects import PHASES
 from installer.overlays import require_overlay
+from installer.phases import PHASES
 from installer.pin import pin_version
 from installer.render import credentials_for, render
 from installer.sinks.gitops import write_gitops, write_kustomization

@@ -1,28 +1,16 @@
-"""Small helpers on Kubernetes objects as plain dicts: identity, scope, apply phase.
+"""Kubernetes objects as plain dicts: their one identity (:class:`ObjectKey`), group and scope.
 
-The apply phases follow what the API server needs (kserve-install-surfaces.md, f): CRDs must be
-Established before their custom resources, cert-manager must issue the webhook certificate before
-the webhooks are useful, and ClusterServingRuntimes need the KServe webhook answering.
+Every stage names an object the same way: by group, kind, namespace and name. The API version is
+not part of it (one object is served at several versions), and the group is (two kinds of one name
+in different groups are different objects). Apply phases live in :mod:`installer.phases`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 Obj = dict[str, Any]
-
-# Apply order. Namespaces travel with the CRDs: both must exist before anything else.
-PHASES: Final = ("crds", "cluster", "namespaced", "certificates", "workloads", "webhooks", "custom-resources")
-PHASE_TITLES: Final = {
-    "crds": "Namespaces and CustomResourceDefinitions",
-    "cluster": "cluster-scoped configuration and RBAC",
-    "namespaced": "namespaced configuration, RBAC and Services",
-    "certificates": "cert-manager Issuers and Certificates",
-    "workloads": "controllers (Deployments, DaemonSets)",
-    "webhooks": "admission webhook configurations",
-    "custom-resources": "custom resources (runtimes, storage containers, LLM configs)",
-}
 
 CLUSTER_SCOPED_KINDS: Final = frozenset(
     {
@@ -89,25 +77,61 @@ def is_labels_only(obj: Mapping[str, Any]) -> bool:
 
 
 def group_of(obj: Mapping[str, Any]) -> str:
-    api = str(obj.get("apiVersion", ""))
-    return api.split("/", 1)[0] if "/" in api else ""
+    return group_of_api_version(str(obj.get("apiVersion", "")))
 
 
-def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """(group, kind, namespace, name): what makes an object unique on a cluster."""
-    meta = obj.get("metadata") or {}
-    return (
-        group_of(obj),
-        str(obj.get("kind", "")),
-        str(meta.get("namespace") or ""),
-        str(meta.get("name", "")),
-    )
+def group_of_api_version(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+class ObjectKey(NamedTuple):
+    """What makes an object unique on a cluster: (group, kind, namespace, name).
+
+    A tuple, so it sorts, hashes and unpacks; ``str()`` is the form messages use, ``id`` the
+    form records use (the inventory keys objects by it).
+    """
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectKey:
+        meta = obj.get("metadata") or {}
+        return cls(
+            group_of(obj),
+            str(obj.get("kind", "")),
+            str(meta.get("namespace") or ""),
+            str(meta.get("name", "")),
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> ObjectKey:
+        """The inverse of :attr:`id`."""
+        group_kind, namespace, name = text.split("/")
+        kind, _, group = group_kind.partition(".")
+        return cls(group, kind, namespace, name)
+
+    @property
+    def id(self) -> str:
+        """``Kind.group/namespace/name`` (kubectl's ``kind.group``; empty parts stay empty)."""
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind}/{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        """``Kind/namespace/name`` (or ``Kind/name``) for messages."""
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+def identity(obj: Mapping[str, Any]) -> ObjectKey:
+    """The object's :class:`ObjectKey`."""
+    return ObjectKey.of(obj)
 
 
 def describe(obj: Mapping[str, Any]) -> str:
     """``Kind/namespace/name`` (or ``Kind/name``) for messages."""
-    _, kind, ns, name = identity(obj)
-    return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
+    return str(ObjectKey.of(obj))
 
 
 def crd_scopes(objs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
@@ -130,18 +154,3 @@ def is_cluster_scoped(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], s
     if group_of(obj) in BUILTIN_GROUPS:
         return False
     return not (obj.get("metadata") or {}).get("namespace")
-
-
-def phase_of(obj: Mapping[str, Any], scopes: Mapping[tuple[str, str], str]) -> str:
-    kind, group = str(obj.get("kind")), group_of(obj)
-    if kind in ("Namespace", "CustomResourceDefinition"):
-        return "crds"
-    if kind in WEBHOOK_KINDS:
-        return "webhooks"
-    if group == CERT_MANAGER_GROUP:
-        return "certificates"
-    if kind in WORKLOAD_KINDS and group in ("apps", "batch"):
-        return "workloads"
-    if group not in BUILTIN_GROUPS:
-        return "custom-resources"
-    return "cluster" if is_cluster_scoped(obj, scopes) else "namespaced"

@@ -40,7 +40,8 @@ from typing import Any
 
 from installer import jsonio, objects
 from installer.errors import BuildError
-from installer.objects import PHASES, Obj
+from installer.objects import Obj
+from installer.phases import PHASES, group_by_phase, phase_file
 from installer.sources import FetchedAsset
 from installer.yamltext import TextIndex, parse_document, split_documents
 
@@ -77,10 +78,6 @@ class Built:
 
 
 Texts = tuple[dict[str, str], dict[str, str]]
-
-
-def phase_file(phase: str) -> str:
-    return f"{PHASES.index(phase):02d}-{phase}.yaml"
 
 
 def stamp(component: str, version: str, fetched: list[FetchedAsset]) -> str:
@@ -181,11 +178,8 @@ def normalize(
 
 
 def split_phases(parsed: list[_Parsed]) -> dict[str, list[_Parsed]]:
-    scopes = objects.crd_scopes(p.obj for p in parsed)
-    phases: dict[str, list[_Parsed]] = {p: [] for p in PHASES}
-    for item in parsed:
-        phases[objects.phase_of(item.obj, scopes)].append(item)
-    return phases
+    """By phase, keeping upstream order inside each."""
+    return group_by_phase(parsed, lambda p: p.obj)
 
 
 def build(

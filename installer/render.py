@@ -10,37 +10,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from installer import kustomize, locations, objects, yamlio
+from installer import kustomize, locations, yamlio
 from installer.configure import CONFIGMAP, Configured, configure
 from installer.credentials import S3Credentials, load_credentials, load_etcd_credentials
 from installer.kustomize import FileTree
 from installer.lock import Lock
 from installer.modelmesh import BuiltModelMesh
-from installer.objects import PHASES, Obj
+from installer.objects import Obj
 from installer.overlays import render_overlay
 from installer.params import Parameters
+from installer.phases import PHASES, apply_order, phase_file
 from installer.pipeline import prebuilt, prebuilt_modelmesh
-from installer.prebuild import Built, phase_file
+from installer.prebuild import Built
 from installer.sources import FetchSettings
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
 
 log = logging.getLogger(__name__)
-
-# Inside a phase: what must exist first (lightkube's rank table, trimmed to what KServe ships).
-KIND_RANK = {
-    "Namespace": 0,
-    "CustomResourceDefinition": 1,
-    "ServiceAccount": 10,
-    "Secret": 11,
-    "ConfigMap": 12,
-    "ClusterRole": 20,
-    "ClusterRoleBinding": 21,
-    "Role": 22,
-    "RoleBinding": 23,
-    "Service": 30,
-    "Issuer": 40,
-    "Certificate": 41,
-}
 
 
 @dataclass(frozen=True)
@@ -55,16 +40,6 @@ class Rendered:
     @property
     def objects(self) -> list[Obj]:
         return [o for p in PHASES for o in self.phases[p]]
-
-
-def order(objs: list[Obj]) -> dict[str, list[Obj]]:
-    scopes = objects.crd_scopes(objs)
-    phases: dict[str, list[Obj]] = {p: [] for p in PHASES}
-    for o in objs:
-        phases[objects.phase_of(o, scopes)].append(o)
-    for p in PHASES:
-        phases[p].sort(key=lambda o: (KIND_RANK.get(str(o.get("kind")), 50), *objects.identity(o)[1:]))
-    return phases
 
 
 def upstream_file(phase: str) -> str:
@@ -164,7 +139,7 @@ def render(
             "ingress.class is not set: KServe's default IngressClass 'istio' has no controller unless Istio "
             "is installed; set ingress.class to your ingress controller's class"
         )
-    phases = order(final)
+    phases = apply_order(final)
     if validate:
         report = validate_objects(
             [o for p in PHASES for o in phases[p]],

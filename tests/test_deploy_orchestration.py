@@ -25,7 +25,8 @@ from installer.cluster.deploy import (
 from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
 from installer.cluster.progress import LineProgress
 from installer.lock import Lock
-from installer.objects import PHASES, Obj
+from installer.objects import Obj
+from installer.phases import PHASES
 from installer.render import render
 from installer.sources import FetchSettings
 from tests.fake_cluster import FakeCluster

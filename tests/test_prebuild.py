@@ -14,7 +14,8 @@ import yaml
 
 from installer import prebuild, versions
 from installer.lock import Lock
-from installer.objects import PHASES, identity
+from installer.objects import identity
+from installer.phases import PHASES, phase_file
 from installer.sources import Cache, FetchSettings, fetch_all
 from tests.conftest import LOCKED_VERSIONS
 
@@ -118,7 +119,7 @@ def test_tree_on_disk_matches_the_index(built: dict[str, prebuild.Built]) -> Non
     b = built["v0.16.0"]
     index = json.loads((b.path / prebuild.OBJECTS_FILE).read_text())
     for phase in PHASES:
-        file = b.path / prebuild.phase_file(phase)
+        file = b.path / phase_file(phase)
         from_yaml = list(yaml.load_all(file.read_text(), Loader=yaml.CSafeLoader)) if file.exists() else []
         assert from_yaml == index[phase] == b.phases[phase]
 

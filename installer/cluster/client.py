@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from installer.errors import InstallerError
-from installer.objects import Obj
+from installer.objects import Obj, ObjectKey, group_of_api_version
 
 FIELD_MANAGER = "kserve-installer"
 
@@ -34,8 +34,13 @@ class Ref:
             str(obj["apiVersion"]), str(obj["kind"]), str(meta["name"]), str(meta.get("namespace") or "")
         )
 
+    @property
+    def key(self) -> ObjectKey:
+        """The object's identity (its address without the API version)."""
+        return ObjectKey(group_of_api_version(self.api_version), self.kind, self.namespace, self.name)
+
     def __str__(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+        return str(self.key)
 
     def to_dict(self) -> dict[str, str]:
         out = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}

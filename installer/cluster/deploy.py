@@ -1,6 +1,6 @@
 """Phased server-side apply, inventory and pruning, guarded undeploy, diff (kapp's model).
 
-Order is data (:data:`installer.objects.PHASES`); readiness is a rule per kind: CRDs must be
+Order is data (:mod:`installer.phases`); readiness is a rule per kind: CRDs must be
 Established before their custom resources are applied, and custom resources are retried while the
 admission webhook that validates them is not reachable yet. Every applied object carries the
 managed-by and instance labels; an inventory ConfigMap in the install namespace lists what was
@@ -28,7 +28,8 @@ from installer.cluster.prerequisites import cert_manager_controller, certificate
 from installer.cluster.progress import LineProgress, Progress
 from installer.cluster.readiness import crd_established, secret_issued, workload_ready
 from installer.errors import InstallerError
-from installer.objects import PHASES, Obj, is_labels_only
+from installer.objects import Obj, is_labels_only
+from installer.phases import INDEX, PHASES, phase_of_key
 
 log = logging.getLogger(__name__)
 
@@ -587,8 +588,7 @@ def undeploy(
             f"refusing to undeploy: {len(users)} custom resources still exist ({shown}); "
             "delete them or pass --force"
         )
-    order = {p: i for i, p in enumerate(PHASES)}
-    refs = sorted(inventory.refs, key=lambda r: -order[_phase_of_ref(r)])
+    refs = sorted(inventory.refs, key=lambda r: -INDEX[phase_of_key(r.key)])
     deleted: list[str] = []
     for ref in refs:
         if ref.kind == "Namespace" and not inventory.created(ref.name):
@@ -627,15 +627,6 @@ def leftovers(cluster: Cluster, objs: Iterable[Obj]) -> tuple[list[str], list[st
         elif labels.get(MANAGED_BY) == "kserve-installer":
             ours.append(str(ref))
     return ours, terminating
-
-
-def _phase_of_ref(ref: Ref) -> str:
-    from installer.objects import phase_of
-
-    stub: dict[str, Any] = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name}}
-    if ref.namespace:
-        stub["metadata"]["namespace"] = ref.namespace
-    return phase_of(stub, {})
 
 
 # ------------------------------------------------------------------ diff

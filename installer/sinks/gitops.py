@@ -21,8 +21,9 @@ from installer import yamlio
 from installer.configure import SECRETS_FILE
 from installer.errors import OutputError
 from installer.kustomize import FileTree
-from installer.objects import PHASES, Obj
-from installer.prebuild import Built, phase_file
+from installer.objects import Obj
+from installer.phases import PHASES, phase_file
+from installer.prebuild import Built
 from installer.render import upstream_file
 from installer.sinks.output import safe_name, write_atomically
 from installer.sinks.render import SECRETS_NOTE, object_yaml, out_of_band_note
