@@ -1,44 +1,35 @@
-"""The ``installer`` command line: parse, call the pipeline, print, exit.
+"""The ``installer`` command line: parse, call, print, exit.
 
-Every error ends here as one line on stderr (``error: ...``) and an exit code: 2 for bad usage or
-parameters, 1 for failures outside (network, digest, cluster). ``--debug`` adds the traceback.
+Commands are thin: options arrive as typed objects (:mod:`installer.cli_options`), every command
+that renders goes through :mod:`installer.app` (parameters, components, credentials, then the
+pipeline), the cluster commands through :mod:`installer.operations`, and hubctl's hooks through
+:mod:`installer.hubctl`. Every error ends in :func:`main` as one line on stderr and an exit code:
+2 for bad usage or parameters, 1 for failures outside (network, digest, cluster); ``--debug``
+adds the traceback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
 import os
-import re
 import sys
-import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from installer import __version__, locations, params, pipeline, versions, yamlio
-from installer.errors import (
-    EXIT_RUNTIME,
-    EXIT_USAGE,
-    InstallerError,
-    ParameterError,
-    PrerequisiteError,
-    UsageError,
-)
+from installer import __version__, locations, operations, params, versions, yamlio
+from installer.app import FetchOptions, prepare, render_install, resolve_parameters
+from installer.cli_options import ClusterOptions, cluster_options, fetch_options, parameter_options
+from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError, UsageError
 from installer.lock import Lock, load_lock, save_lock
-from installer.overlays import require_overlay
+from installer.params import ParameterOptions
 from installer.phases import PHASES
-from installer.pin import pin_version
-from installer.render import credentials_for, render
-from installer.sinks.gitops import write_gitops, write_kustomization
-from installer.sinks.output import check_target
-from installer.sinks.render import credential_secrets, to_yaml, without_secrets
-from installer.sources import Cache, FetchSettings, check_mirror
+from installer.render import Validation
 from installer.validate import KUBERNETES_VERSION
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +37,8 @@ log = logging.getLogger("installer")
 
 
 class _Context:
+    """What the group's options decide for every command: the lock file (read on first use)."""
+
     def __init__(self, lock_path: Path) -> None:
         self.lock_path = lock_path
         self._lock: Lock | None = None
@@ -55,104 +48,6 @@ class _Context:
         if self._lock is None:
             self._lock = load_lock(self.lock_path)
         return self._lock
-
-
-def _apply_decorators(func: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
-    """Apply a group of click options in the order they are listed (as if stacked above ``func``)."""
-    for d in reversed(decorators):
-        func = d(func)
-    return func
-
-
-def parameter_options(func: F) -> F:
-    """Options that feed :func:`installer.params.resolve`, shared by every command that renders."""
-    decorators = [
-        click.option(
-            "-f",
-            "--values",
-            "values_files",
-            multiple=True,
-            type=click.Path(path_type=Path),
-            help="Values file (YAML mapping of parameters); repeatable, later files win.",
-        ),
-        click.option(
-            "--set",
-            "set_args",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Set one parameter (e.g. kserve.namespace=ml); repeatable; lists as a,b.",
-        ),
-        click.option("--mode", default=None, help="Deployment mode (kserve.deploymentMode)."),
-        click.option("--version", "version", default=None, help="KServe release tag (kserve.version)."),
-        click.option(
-            "--from-env",
-            is_flag=True,
-            help="Read hubctl's environment variables (implied when HUB_COMPONENT is set).",
-        ),
-        click.option(
-            "--allow-unpinned",
-            is_flag=True,
-            help="Fetch assets that the lock does not pin, printing their digests.",
-        ),
-    ]
-    return _apply_decorators(func, decorators)
-
-
-def fetch_options(func: F) -> F:
-    decorators = [
-        click.option(
-            "--mirror",
-            envvar="INSTALLER_MIRROR",
-            default=None,
-            help="Mirror base (directory or http(s) URL): https://HOST/PATH -> BASE/HOST/PATH.",
-        ),
-        click.option(
-            "--fetch-timeout",
-            "read_timeout",
-            type=click.FloatRange(min=0.1),
-            default=60.0,
-            show_default=True,
-            help="Seconds to wait for a download server to answer.",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(min=0, max=10),
-            default=3,
-            show_default=True,
-            help="Retries on connection errors and HTTP 5xx.",
-        ),
-    ]
-    return _apply_decorators(func, decorators)
-
-
-def resolve_params(ctx: _Context, kw: dict[str, Any]) -> params.Parameters:
-    use_env = bool(kw.get("from_env")) or "HUB_COMPONENT" in os.environ
-    resolved = params.resolve(
-        lock=ctx.lock,
-        values_files=kw.get("values_files", ()),
-        set_args=kw.get("set_args", ()),
-        flags={
-            "kserve.deploymentMode": ("--mode", kw.get("mode")),
-            "kserve.version": ("--version", kw.get("version")),
-        },
-        env=os.environ,
-        use_env=use_env,
-        allow_unpinned=bool(kw.get("allow_unpinned")),
-    )
-    require_overlay(resolved)
-    return resolved
-
-
-def fetch_settings(kw: dict[str, Any]) -> FetchSettings:
-    settings = FetchSettings(
-        mirror=kw.get("mirror") or None,
-        connect_timeout=min(10.0, kw.get("read_timeout", 60.0)),
-        read_timeout=kw.get("read_timeout", 60.0),
-        retries=kw.get("retries", 3),
-        allow_unpinned=bool(kw.get("allow_unpinned")),
-    )
-    check_mirror(settings.mirror)
-    return settings
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -203,14 +98,13 @@ def _pass(func: F) -> F:
 @parameter_options
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @_pass
-def params_cmd(ctx: _Context, output: str, **kw: Any) -> None:
+def params_cmd(ctx: _Context, output: str, params_opts: ParameterOptions) -> None:
     """Print the effective parameters (secrets masked).
 
     \b
     Parameters (dotted name, hubctl env variable, default):
     """
-    resolved = resolve_params(ctx, kw)
-    nested = resolved.nested(masked=True)
+    nested = resolve_parameters(ctx.lock, params_opts, os.environ).nested(masked=True)
     if output == "json":
         click.echo(json.dumps(nested, indent=2))
     else:
@@ -236,12 +130,10 @@ params_cmd.help = (params_cmd.help or "") + "\n" + _param_help()
     "--component", type=click.Choice(list(versions.COMPONENTS)), default=versions.KSERVE, show_default=True
 )
 @_pass
-def fetch_cmd(ctx: _Context, component: str, **kw: Any) -> None:
+def fetch_cmd(ctx: _Context, component: str, params_opts: ParameterOptions, fetch_opts: FetchOptions) -> None:
     """Download the pinned assets of a version into the cache, verifying every sha256."""
-    resolved = resolve_params(ctx, kw)
-    settings = fetch_settings(kw)
-    fetched = pipeline.fetch_sources(resolved, ctx.lock, settings, component)
-    for f in fetched:
+    install = prepare(ctx.lock, params_opts, fetch_opts)
+    for f in operations.fetch_component(install, component):
         click.echo(f"{f.sha256}  {f.path}  {f.asset.url}")
 
 
@@ -250,11 +142,9 @@ def fetch_cmd(ctx: _Context, component: str, **kw: Any) -> None:
 @fetch_options
 @click.option("--force", is_flag=True, help="Rebuild even when the pre-built tree is up to date.")
 @_pass
-def build_cmd(ctx: _Context, force: bool, **kw: Any) -> None:
+def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_opts: FetchOptions) -> None:
     """Fetch and pre-build a KServe version into kserve-built/<version>/."""
-    resolved = resolve_params(ctx, kw)
-    settings = fetch_settings(kw)
-    built = pipeline.prebuilt(resolved, ctx.lock, settings, force=force)
+    built = operations.prebuild_kserve(prepare(ctx.lock, params_opts, fetch_opts), force)
     counts = ", ".join(f"{p} {len(built.phases.get(p, []))}" for p in PHASES)
     click.echo(
         f"{built.component} {built.version}: {len(built.all_objects())} objects ({counts}) in {built.path}"
@@ -293,57 +183,15 @@ def build_cmd(ctx: _Context, force: bool, **kw: Any) -> None:
 @_pass
 def render_cmd(
     ctx: _Context,
-    output_dir: Path | None,
-    force: bool,
-    gitops_sync_waves: bool,
-    include_secrets: bool,
-    emit_dir: Path | None,
-    kube_version: str,
-    **kw: Any,
+    params_opts: ParameterOptions,
+    fetch_opts: FetchOptions,
+    **options: Any,
 ) -> None:
     """Render the install: multi-document YAML on stdout in apply order, or a GitOps tree with -o."""
-    for target, what in ((output_dir, "output directory"), (emit_dir, "kustomization directory")):
-        if target is not None:
-            check_target(target, force, what)
-    if output_dir is not None and emit_dir is not None and output_dir.resolve() == emit_dir.resolve():
-        raise UsageError("-o and --emit-kustomization must name different directories")
-    resolved = resolve_params(ctx, kw)
-    settings = fetch_settings(kw)
-    credentials = credentials_for(resolved)  # checked before anything is fetched
-    rendered = render(resolved, ctx.lock, settings, kubernetes_version=kube_version, credentials=credentials)
-    phases = {p: without_secrets(objs, include_secrets) for p, objs in rendered.phases.items()}
-    if emit_dir is not None:
-        write_kustomization(emit_dir, rendered.tree, rendered.built, force, include_secrets)
-    index = rendered.built.text_index()
-    if output_dir is not None:
-        omitted = [] if include_secrets else credential_secrets(rendered.objects)
-        write_gitops(output_dir, phases, force, gitops_sync_waves, index, omitted)
-        log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), output_dir)
-    else:
-        sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
-
-
-def cluster_options(func: F) -> F:
-    decorators = [
-        click.option(
-            "--kubeconfig",
-            type=click.Path(path_type=Path),
-            default=None,
-            envvar="KUBECONFIG",
-            help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).",
-        ),
-        click.option("--context", default=None, help="Kubeconfig context."),
-    ]
-    return _apply_decorators(func, decorators)
-
-
-def _connect(kw: dict[str, Any]) -> Any:
-    from installer.cluster.kube import connect
-
-    kubeconfig = kw.get("kubeconfig")
-    if kubeconfig is not None and not Path(kubeconfig).is_file():
-        raise UsageError(f"--kubeconfig {kubeconfig}: no such file")
-    return connect(kubeconfig, kw.get("context"))
+    sink = operations.RenderSink(**options)
+    sink.check()
+    install = prepare(ctx.lock, params_opts, fetch_opts)
+    sink.write(render_install(install, Validation(sink.kube_version)))
 
 
 @cli.command("deploy")
@@ -380,76 +228,27 @@ def _connect(kw: dict[str, Any]) -> Any:
 @_pass
 def deploy_cmd(
     ctx: _Context,
-    skip_checks: bool,
-    dry_run: bool,
-    force_conflicts: bool,
-    wait: bool,
-    wait_timeout: float,
-    concurrency: int,
+    params_opts: ParameterOptions,
+    fetch_opts: FetchOptions,
+    cluster_opts: ClusterOptions,
     quiet: bool,
-    **kw: Any,
+    **options: Any,
 ) -> None:
     """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
-    resolved = resolve_params(ctx, kw)
-    changes = run_deploy(
-        ctx, resolved, kw, skip_checks, dry_run, force_conflicts, wait, wait_timeout, concurrency, quiet
-    )
-    click.echo(("dry run: " if dry_run else "") + changes.summary())
-
-
-def run_deploy(
-    ctx: _Context,
-    resolved: params.Parameters,
-    kw: dict[str, Any],
-    skip_checks: bool,
-    dry_run: bool = False,
-    force_conflicts: bool = False,
-    wait: bool = False,
-    wait_timeout: float = 300.0,
-    concurrency: int = 4,
-    quiet: bool = False,
-) -> Any:
-    """Connect, check prerequisites, render, deploy: shared by `deploy` and the hubctl hook."""
-    from installer.cluster.deploy import DeployOptions, deploy
-    from installer.cluster.progress import for_terminal
-
-    settings = fetch_settings(kw)
-    credentials = credentials_for(resolved)
-    cluster = _connect(kw)  # before rendering: a cluster that cannot be reached fails fast
-    if not skip_checks:
-        require_prerequisites(cluster, resolved)
-    rendered = render(resolved, ctx.lock, settings, credentials=credentials)
-    opts = DeployOptions(
-        instance=resolved.namespace,
-        version=resolved.version,
-        mode=resolved.mode,
-        params_digest=params_digest(resolved),
-        dry_run=dry_run,
-        force_conflicts=force_conflicts,
-        wait=wait,
-        timeout=wait_timeout,
-        concurrency=concurrency,
-    )
-    with for_terminal(_quiet(quiet)) as progress:
-        return deploy(cluster, rendered.phases, resolved.namespace, opts, progress)
-
-
-def require_prerequisites(cluster: Any, resolved: params.Parameters) -> None:
-    from installer.cluster.prerequisites import missing_prerequisites
-
-    missing = missing_prerequisites(cluster, resolved)
-    if missing:
-        raise PrerequisiteError(f"{resolved.mode} needs: {'; '.join(missing)} (or pass --skip-checks)")
+    install = prepare(ctx.lock, params_opts, fetch_opts)
+    request = operations.DeployRequest(**options, quiet=_quiet(quiet))
+    changes = operations.deploy_install(install, cluster_opts, request)
+    click.echo(("dry run: " if request.dry_run else "") + changes.summary())
 
 
 @cli.command("check")
 @parameter_options
 @cluster_options
 @_pass
-def check_cmd(ctx: _Context, **kw: Any) -> None:
+def check_cmd(ctx: _Context, params_opts: ParameterOptions, cluster_opts: ClusterOptions) -> None:
     """Check the prerequisites of the chosen mode on the cluster; exit 1 listing what is missing."""
-    resolved = resolve_params(ctx, kw)
-    require_prerequisites(_connect(kw), resolved)
+    resolved = resolve_parameters(ctx.lock, params_opts, os.environ)
+    operations.require_prerequisites(operations.connect(cluster_opts), resolved)
     click.echo(f"prerequisites of {resolved.mode}: all present")
 
 
@@ -458,16 +257,11 @@ def check_cmd(ctx: _Context, **kw: Any) -> None:
 @parameter_options
 @fetch_options
 @_pass
-def example_cmd(ctx: _Context, example_namespace: str, **kw: Any) -> None:
+def example_cmd(
+    ctx: _Context, example_namespace: str, params_opts: ParameterOptions, fetch_opts: FetchOptions
+) -> None:
     """Print an sklearn iris InferenceService for this install, validated against its CRD."""
-    from installer.example import inference_service, validate_example
-
-    resolved = resolve_params(ctx, kw)
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", example_namespace) or len(example_namespace) > 63:
-        raise UsageError(f"--namespace {example_namespace!r} is not a DNS-1123 label")
-    built = pipeline.prebuilt(resolved, ctx.lock, fetch_settings(kw))
-    obj = inference_service(example_namespace, resolved)
-    validate_example(obj, built.phases.get("crds") or [])
+    obj = operations.example(prepare(ctx.lock, params_opts, fetch_opts), example_namespace)
     click.echo(yamlio.dump(obj), nl=False)
 
 
@@ -498,55 +292,9 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
     Environment: INSTALLER_MIRROR, INSTALLER_SKIP_CHECKS=true, INSTALLER_TIMEOUT (seconds for each
     wait, 300), KUBECONFIG, HUB_COMPONENT_DIR.
     """
-    from installer.hubctl import outputs_block
+    from installer.hubctl import run_hook
 
-    kw: dict[str, Any] = {"from_env": True, "mirror": os.environ.get("INSTALLER_MIRROR") or None}
-    resolved = resolve_params(ctx, kw)
-    skip = os.environ.get("INSTALLER_SKIP_CHECKS", "").lower() in ("1", "true", "yes")
-    if verb == "pre-deploy":
-        settings = fetch_settings(kw)
-        credentials = credentials_for(resolved)
-        rendered = render(resolved, ctx.lock, settings, credentials=credentials)
-        out_dir = Path(os.environ.get("HUB_COMPONENT_DIR") or ".") / ".installer"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        target = out_dir / "rendered.yaml"
-        target.write_text(to_yaml(without_secrets(rendered.objects, False), rendered.built.text_index()))
-        if not skip:
-            require_prerequisites(_connect(kw), resolved)
-        click.echo(f"pre-deploy: {len(rendered.objects)} objects rendered to {target}")
-    elif verb == "deploy":
-        timeout = float(os.environ.get("INSTALLER_TIMEOUT") or 300)
-        changes = run_deploy(ctx, resolved, kw, skip_checks=skip, wait_timeout=timeout)
-        click.echo(changes.summary())
-        click.echo(outputs_block(resolved), nl=False)
-    elif verb == "undeploy":
-        from installer.cluster.deploy import undeploy
-
-        force = os.environ.get("INSTALLER_FORCE", "").lower() in ("1", "true", "yes")
-        click.echo(f"deleted {len(undeploy(_connect(kw), resolved.namespace, force=force))} objects")
-    else:
-        from installer.cluster.deploy import leftovers, wait_for
-
-        cluster = _connect(kw)
-        rendered = render(resolved, ctx.lock, fetch_settings(kw), credentials=credentials_for(resolved))
-        timeout = float(os.environ.get("INSTALLER_TIMEOUT") or 300)
-        # Deletion is asynchronous: a namespace terminates only once its contents are gone. What
-        # is still there after the timeout is reported below with the rest.
-        with contextlib.suppress(InstallerError):
-            wait_for(
-                "objects being deleted to go",
-                lambda: not leftovers(cluster, rendered.objects)[1],
-                timeout,
-                1.0,
-                time.sleep,
-            )
-        ours, terminating = leftovers(cluster, rendered.objects)
-        left = ours + [f"{t} (still terminating)" for t in terminating]
-        if left:
-            raise PrerequisiteError(
-                f"post-undeploy: {len(left)} objects of ours remain: {', '.join(left[:5])}"
-            )
-        click.echo("post-undeploy: nothing of ours remains")
+    click.echo(run_hook(verb, ctx.lock, os.environ), nl=False)
 
 
 @cli.command("diff")
@@ -554,15 +302,11 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
 @fetch_options
 @cluster_options
 @_pass
-def diff_cmd(ctx: _Context, **kw: Any) -> None:
+def diff_cmd(
+    ctx: _Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
+) -> None:
     """Show what deploy would create, change (field by field) or prune. Exit 1 if anything would change."""
-    from installer.cluster.deploy import diff
-
-    resolved = resolve_params(ctx, kw)
-    settings = fetch_settings(kw)
-    cluster = _connect(kw)
-    rendered = render(resolved, ctx.lock, settings)
-    changes = diff(cluster, rendered.phases, resolved.namespace, resolved.namespace)
+    changes = operations.diff_install(prepare(ctx.lock, params_opts, fetch_opts), cluster_opts)
     for d in changes:
         click.echo(f"{d.action:7s} {d.ref}" + (f": {', '.join(d.fields)}" if d.fields else ""))
     click.echo(f"{len(changes)} objects would change")
@@ -579,14 +323,13 @@ def diff_cmd(ctx: _Context, **kw: Any) -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @_pass
-def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, quiet: bool, **kw: Any) -> None:
+def undeploy_cmd(
+    ctx: _Context, params_opts: ParameterOptions, cluster_opts: ClusterOptions, **options: Any
+) -> None:
     """Delete what deploy recorded in its inventory: custom resources first, CRDs last."""
-    from installer.cluster.deploy import undeploy
-    from installer.cluster.progress import for_terminal
-
-    ns = namespace or resolve_params(ctx, kw).namespace
-    with for_terminal(_quiet(quiet)) as progress:
-        deleted = undeploy(_connect(kw), ns, force=force, progress=progress)
+    request = operations.UndeployRequest(**options)
+    ns = request.namespace or resolve_parameters(ctx.lock, params_opts, os.environ).namespace
+    deleted = operations.undeploy_install(ns, cluster_opts, request.force, _quiet(request.quiet))
     click.echo(f"deleted {len(deleted)} objects")
 
 
@@ -598,27 +341,27 @@ def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, quiet: bool,
     "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @_pass
-def status_cmd(ctx: _Context, namespace: str | None, output: str, **kw: Any) -> None:
+def status_cmd(
+    ctx: _Context,
+    namespace: str | None,
+    output: str,
+    params_opts: ParameterOptions,
+    cluster_opts: ClusterOptions,
+) -> None:
     """Installed version, mode, parameters digest, objects, and readiness of controllers and webhooks.
 
     Exit 0 when installed and ready, 1 otherwise.
     """
     from installer.cluster.status import status
 
-    ns = namespace or resolve_params(ctx, kw).namespace
-    result = status(_connect(kw), ns)
+    ns = namespace or resolve_parameters(ctx.lock, params_opts, os.environ).namespace
+    result = status(operations.connect(cluster_opts), ns)
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         click.echo("\n".join(result.lines()))
     if not result.ready:
         sys.exit(1)
-
-
-def params_digest(resolved: params.Parameters) -> str:
-    from installer import jsonio
-
-    return jsonio.digest(resolved.nested(masked=False))[:16]
 
 
 @cli.group("lock")
@@ -648,30 +391,29 @@ def lock_group() -> None:
 )
 @fetch_options
 @_pass
-def lock_add_cmd(
-    ctx: _Context,
-    version: str,
-    component: str,
-    rebuilt_note: str | None,
-    rebuilt_assets: tuple[str, ...],
-    **kw: Any,
-) -> None:
+def lock_add_cmd(ctx: _Context, fetch_opts: FetchOptions, **options: Any) -> None:
     """Download a release's assets and record their sha256 in the lock."""
-    if not versions.is_tag(version):
-        raise ParameterError("--version", f"{version!r} is not a release tag like v0.16.0")
-    settings = fetch_settings(kw)
-    try:
-        lock = load_lock(ctx.lock_path)
-    except InstallerError:
-        if ctx.lock_path.exists():
-            raise
-        lock = Lock()
-    pinned = pin_version(
-        lock, component, version, settings, Cache(locations.cache_dir()), rebuilt_note, rebuilt_assets
-    )
+    from installer.pin import PinRequest, pin_version
+    from installer.sources import Cache
+
+    request = PinRequest(**options)
+    if not versions.is_tag(request.version):
+        raise ParameterError("--version", f"{request.version!r} is not a release tag like v0.16.0")
+    settings = fetch_opts.settings(allow_unpinned=False)
+    lock = _lock_or_new(ctx)
+    pinned = pin_version(lock, request, settings, Cache(locations.cache_dir()))
     save_lock(lock, ctx.lock_path)
     for a in pinned:
         click.echo(f"{a.sha256}  {a.url}")
+
+
+def _lock_or_new(ctx: _Context) -> Lock:
+    try:
+        return load_lock(ctx.lock_path)
+    except InstallerError:
+        if ctx.lock_path.exists():
+            raise
+        return Lock()
 
 
 @lock_group.command("list")
@@ -697,6 +439,13 @@ def lock_list_cmd(ctx: _Context, output: str) -> None:
         click.echo(f"{r['component']} {r['version']} {r['name']} {r['sha256']} [{r['check']}]{mark}")
 
 
+def _fail(message: str, code: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn every error into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -706,28 +455,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        sys.exit(130)
+        _fail("aborted", 130, False)
     except click.ClickException as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(" ".join(exc.format_message().split()), EXIT_USAGE, debug)
     except InstallerError as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc.message, exc.exit_code, debug)
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
+        _fail("interrupted", 130, False)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(
-            f"error: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-            "(rerun with --debug for the traceback)",
-            err=True,
+        cause = " ".join(str(exc).split())
+        _fail(
+            f"internal error: {type(exc).__name__}: {cause} (rerun with --debug for the traceback)",
+            EXIT_RUNTIME,
+            debug,
         )
-        sys.exit(EXIT_RUNTIME)
     sys.exit(0)
+
+
+__all__ = ["UsageError", "cli", "main"]

@@ -111,3 +111,38 @@ def load_etcd_credentials(
         os.environ if env is None else env,
     )
     return EtcdCredentials(*pair) if pair else None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Every credential one install needs, read once in the parameter stage (before any fetch).
+
+    ``s3`` comes from ``bucket.credentialsFile`` or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
+    ``by_file`` holds the credentials of model namespaces with a file of their own, keyed by the
+    parameter that names the file; ``etcd`` is ModelMesh's.
+    """
+
+    s3: S3Credentials | None = None
+    etcd: EtcdCredentials | None = None
+    by_file: Mapping[str, S3Credentials | None] = field(default_factory=dict)
+
+
+def load(
+    needs: frozenset[str],
+    s3_file: str | None,
+    etcd_file: str | None,
+    own_files: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Read what ``needs`` names (``s3``, ``etcd``): a stray variable of a kind nobody needs is
+    ignored, so it can neither fail nor leak into an install. ``own_files`` maps a parameter to
+    a credentials file of its own (model namespaces with their own bucket)."""
+    environ = os.environ if env is None else env
+    s3 = load_credentials(s3_file, environ) if "s3" in needs else None
+    etcd = load_etcd_credentials(etcd_file, environ) if "etcd" in needs else None
+    by_file = {
+        parameter: load_credentials(path, environ, parameter=parameter)
+        for parameter, path in (own_files or {}).items()
+        if "s3" in needs
+    }
+    return Credentials(s3, etcd, by_file)

@@ -78,6 +78,10 @@ class BuildError(InstallerError):
     """Upstream assets could not be turned into normalized objects."""
 
 
+class ValidationError(InstallerError):
+    """A rendered object does not match its schema (an overlay or a parameter made it invalid)."""
+
+
 class OutputError(InstallerError):
     """The output location cannot be written safely."""
 

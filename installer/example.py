@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from installer.configure import S3_SERVICE_ACCOUNT
-from installer.errors import BuildError
-from installer.model_namespaces import names as model_namespace_names
+from installer.components import mode_of
+from installer.components.model_namespaces import S3_SERVICE_ACCOUNT
+from installer.components.model_namespaces import names as model_namespace_names
+from installer.errors import BuildError, ValidationError
 from installer.objects import Obj
-from installer.params import Parameters
-from installer.validate import ValidationError, _check_custom, _crd_schemas, _custom_validator
+from installer.parameters import Parameters
+from installer.validate import _check_custom, _crd_schemas, _custom_validator
 
 SKLEARN_IRIS = "gs://kfserving-examples/models/sklearn/1.0/model"
 MESH_ANNOTATIONS = {
@@ -25,9 +26,7 @@ MESH_ANNOTATIONS = {
 
 
 def inference_service(namespace: str, params: Parameters) -> Obj:
-    annotations: dict[str, str] = {}
-    if params.canonical_mode == "ModelMesh":
-        annotations["serving.kserve.io/deploymentMode"] = "ModelMesh"
+    annotations: dict[str, str] = dict(mode_of(params).annotations)
     if params["mesh.sidecarInjection"]:
         annotations.update(MESH_ANNOTATIONS)
     predictor: dict[str, Any] = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": SKLEARN_IRIS}}

@@ -1,4 +1,4 @@
-"""Overlays: pick ``overlays/<mode>/`` and render its Jinja2 templates with the parameters.
+"""Overlays: render the Jinja2 templates of a mode's ``overlays/<dir>/`` with the parameters.
 
 An overlay is a real kustomization (``kubectl kustomize`` builds it once templated). Files ending
 in ``.j2`` are templates; the ``.j2`` is dropped from the rendered name. Besides the
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import jsonio, locations, versions, yamlio
+from installer import jsonio, locations, yamlio
 from installer.errors import BuildError, ParameterError
-from installer.params import Parameters
+from installer.parameters import Parameters
 
 CONFIG_FILE = "inferenceservice-config.yaml"
-MODE_DIRS = {"RawDeployment": "rawdeployment", "Serverless": "serverless", "ModelMesh": "modelmesh"}
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,15 @@ def template_context(params: Parameters) -> dict[str, Any]:
     ctx.update(
         namespace=params.namespace,
         version=params.version,
-        minor=list(versions.minor_of(params.version)),
+        minor=list(params.minor),
         mode=params.mode,
         canonical_mode=params.canonical_mode,
     )
     return ctx
 
 
-def require_overlay(params: Parameters, root: Path | None = None) -> None:
+def require_overlay(params: Parameters, name: str, root: Path | None = None) -> None:
     """Refuse (exit 2, before anything is fetched) a mode this installation has no overlay for."""
-    name = MODE_DIRS[params.canonical_mode]
     if not ((root or locations.overlays_dir()) / name).is_dir():
         raise ParameterError(
             "kserve.deploymentMode",
@@ -74,13 +72,12 @@ def require_overlay(params: Parameters, root: Path | None = None) -> None:
         )
 
 
-def render_overlay(params: Parameters, root: Path | None = None) -> Overlay:
-    """Render the overlay of the requested mode into memory.
+def render_overlay(params: Parameters, name: str, root: Path | None = None) -> Overlay:
+    """Render the mode's overlay ``overlays/<name>/`` into memory.
 
     The rendered files are remembered under the digest of the templates and the parameters, so
     an unchanged render does not even import Jinja2.
     """
-    name = MODE_DIRS[params.canonical_mode]
     base = (root or locations.overlays_dir()) / name
     if not base.is_dir():
         raise BuildError(f"no overlay for {params.canonical_mode} at {base}")

@@ -13,13 +13,10 @@ never move an install.
 from __future__ import annotations
 
 import difflib
-import functools
-import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +25,33 @@ import yaml
 from installer import jsonio, locations, versions, yamlio
 from installer.errors import ParameterError
 from installer.lock import Lock
+from installer.parameters import (
+    ALIASES_SINCE,
+    MASK,
+    MODE_ALIASES,
+    Leaf,
+    Parameters,
+    leaves,
+    s3_endpoint_parts,
+    schema,
+)
 from installer.passcache import PassCache
+
+__all__ = [
+    "MASK",
+    "Leaf",
+    "ParameterOptions",
+    "Parameters",
+    "leaves",
+    "resolve",
+    "s3_endpoint_parts",
+    "schema",
+]
 
 if TYPE_CHECKING:
     import jsonschema
 
 MAX_VALUES_FILE_BYTES = 1 << 20
-MASK = "********"
-
-# Canonical mode names of KServe <= v0.15, and the v0.16+ names that alias them.
-MODE_ALIASES = {"Standard": "RawDeployment", "Knative": "Serverless"}
-ALIASES_SINCE = (0, 16)
 
 _PATTERN_WORDS = {
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a DNS-1123 label (lowercase letters, digits and '-')",
@@ -48,102 +61,8 @@ _PATTERN_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Leaf:
-    """One parameter of the schema."""
-
-    key: str
-    schema: Mapping[str, Any]
-
-    @property
-    def env(self) -> str | None:
-        return self.schema.get("x-env")
-
-    @property
-    def default(self) -> Any:
-        return self.schema.get("default")
-
-    @property
-    def brief(self) -> str:
-        return str(self.schema.get("x-brief", ""))
-
-    @property
-    def secret(self) -> bool:
-        return bool(self.schema.get("x-secret", False))
-
-    @property
-    def types(self) -> list[str]:
-        t = self.schema.get("type", "string")
-        return [t] if isinstance(t, str) else list(t)
-
-
-@functools.cache
-def schema() -> dict[str, Any]:
-    """The parameter JSON Schema shipped in the package."""
-    text = resources.files("installer").joinpath("parameters.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-@functools.cache
-def leaves() -> dict[str, Leaf]:
-    """Every parameter by dotted key, in schema order."""
-    out: dict[str, Leaf] = {}
-
-    def walk(node: Mapping[str, Any], prefix: str) -> None:
-        for name, sub in node.get("properties", {}).items():
-            key = f"{prefix}{name}"
-            if sub.get("type") == "object":
-                walk(sub, key + ".")
-            else:
-                out[key] = Leaf(key, sub)
-
-    walk(schema(), "")
-    return out
-
-
 def _groups() -> set[str]:
     return {k.rsplit(".", i)[0] for k in leaves() for i in range(1, k.count(".") + 1)}
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """Effective parameter values (flat, dotted keys) and where each came from."""
-
-    values: Mapping[str, Any]
-    origins: Mapping[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-    @property
-    def namespace(self) -> str:
-        return str(self.values["kserve.namespace"])
-
-    @property
-    def version(self) -> str:
-        return str(self.values["kserve.version"])
-
-    @property
-    def mode(self) -> str:
-        """The requested mode name as given (may be a v0.16+ alias)."""
-        return str(self.values["kserve.deploymentMode"])
-
-    @property
-    def canonical_mode(self) -> str:
-        """Serverless, RawDeployment or ModelMesh, whatever spelling was given."""
-        return MODE_ALIASES.get(self.mode, self.mode)
-
-    def nested(self, masked: bool = True) -> dict[str, Any]:
-        """The values as a nested mapping (secrets masked unless ``masked=False``)."""
-        out: dict[str, Any] = {}
-        for key, value in self.values.items():
-            node = out
-            *parents, last = key.split(".")
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[last] = MASK if masked and leaves()[key].secret and value else value
-        return out
 
 
 def _short(value: Any) -> str:
@@ -304,32 +223,6 @@ def _check_pinned_url(value: object) -> bool:
     return True
 
 
-def s3_endpoint_parts(value: str) -> tuple[str, bool] | None:
-    """``http://minio.minio:9000`` -> (``minio.minio:9000``, use_https=False); None if malformed.
-
-    KServe wants host[:port] without a scheme and decides http/https from s3UseHttps alone
-    (kserve-install-surfaces.md, b). No scheme means https, KServe's own default.
-    """
-    text = value.strip()
-    if not text or any(c.isspace() for c in text):
-        return None
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urllib.parse.urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        return None
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?|\[[0-9a-f:]+\]", parts.hostname):
-        return None
-    host = parts.netloc.lower() if port is None else f"{parts.hostname}:{port}"
-    return host, parts.scheme == "https"
-
-
 _FORMAT_WORDS = {
     "s3-endpoint": "not an S3 endpoint like http://minio.minio:9000 or s3.eu-west-1.amazonaws.com",
     "pinned-url": "not an http(s) URL, optionally ending in #sha256=<64 hex digits>",
@@ -395,30 +288,41 @@ def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> PassCache
 # ---------------------------------------------------------------- resolution
 
 
+@dataclass(frozen=True)
+class ParameterOptions:
+    """Where parameters come from, besides the defaults (``installer params --help`` lists them)."""
+
+    values_files: Sequence[Path] = ()
+    set_args: Sequence[str] = ()
+    mode: str | None = None
+    version: str | None = None
+    # Read hubctl's environment variables (implied when HUB_COMPONENT is set).
+    from_env: bool = False
+    allow_unpinned: bool = False
+
+
 def resolve(
-    *,
-    lock: Lock,
-    values_files: Sequence[Path] = (),
-    set_args: Sequence[str] = (),
-    flags: Mapping[str, tuple[str, Any]] | None = None,
-    env: Mapping[str, str] | None = None,
-    use_env: bool = False,
-    allow_unpinned: bool = False,
+    lock: Lock, options: ParameterOptions | None = None, env: Mapping[str, str] | None = None
 ) -> Parameters:
     """Merge every source by precedence, validate, and fill in the computed defaults."""
+    opts = options or ParameterOptions()
+    environ = env or {}
     values: dict[str, Any] = {k: leaf.default for k, leaf in leaves().items()}
     origins: dict[str, str] = {}
 
-    for path in values_files:
+    for path in opts.values_files:
         for key, value in flatten(load_values_file(path), str(path)).items():
             values[key], origins[key] = value, f"values file {path}"
-    if use_env and env is not None:
-        for key, (value, origin) in from_env(env).items():
+    if opts.from_env or "HUB_COMPONENT" in environ:
+        for key, (value, origin) in from_env(environ).items():
             values[key], origins[key] = value, origin
-    for arg in set_args:
+    for arg in opts.set_args:
         key, text = parse_set(arg)
         values[key], origins[key] = coerce(key, text, "--set"), "--set"
-    for key, (flag, value) in (flags or {}).items():
+    for key, flag, value in (
+        ("kserve.deploymentMode", "--mode", opts.mode),
+        ("kserve.version", "--version", opts.version),
+    ):
         if value is not None:
             values[key], origins[key] = value, flag
 
@@ -427,7 +331,7 @@ def resolve(
     if values["kserve.version"] is None:
         values["kserve.version"] = lock.default_version(versions.KSERVE)
         origins["kserve.version"] = "lock file default"
-    _check_version(values, origins, lock, allow_unpinned)
+    _check_version(values, origins, lock, opts.allow_unpinned)
     _check_mode(values, origins)
     passed.save()
     return Parameters(values, origins)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from installer import versions
 from installer.errors import BuildError, UsageError
@@ -20,20 +21,21 @@ from installer.sources import Cache, FetchSettings, fetch_all
 log = logging.getLogger(__name__)
 
 
-def pin_version(
-    lock: Lock,
-    component: str,
-    version: str,
-    settings: FetchSettings,
-    cache: Cache,
-    rebuilt_note: str | None = None,
-    rebuilt_assets: Collection[str] = (),
-) -> list[Asset]:
-    """Fetch ``component`` ``version``'s assets unpinned, then store them in ``lock`` with digests.
+@dataclass(frozen=True)
+class PinRequest:
+    """What ``installer lock add`` pins. With ``rebuilt_note``, the assets named in
+    ``rebuilt_assets`` (all of them when it is empty) are marked rebuilt, with that note."""
 
-    With ``rebuilt_note``, the assets named in ``rebuilt_assets`` (all of them when it is empty)
-    are marked rebuilt, with that note.
-    """
+    component: str
+    version: str
+    rebuilt_note: str | None = None
+    rebuilt_assets: Collection[str] = ()
+
+
+def pin_version(lock: Lock, request: PinRequest, settings: FetchSettings, cache: Cache) -> list[Asset]:
+    """Fetch the requested version's assets unpinned, then store them in ``lock`` with digests."""
+    component, version = request.component, request.version
+    rebuilt_note, rebuilt_assets = request.rebuilt_note, request.rebuilt_assets
     names = versions.asset_names(component, version)
     unknown = sorted(set(rebuilt_assets) - set(names))
     if unknown:

@@ -29,8 +29,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from installer import jsonio, objects
+from installer.atomic import replace_directory
 from installer.errors import BuildError
 from installer.objects import Obj
 from installer.phases import PHASES, group_by_phase, phase_file
@@ -71,10 +70,13 @@ class Built:
     def text_index(self) -> TextIndex:
         """Original texts of the pre-built values, for the YAML writer."""
         index = TextIndex()
+        self.add_texts(index)
+        return index
+
+    def add_texts(self, index: TextIndex) -> None:
         for phase, objs in self.phases.items():
             for obj, (top, spec) in zip(objs, (self.texts or {}).get(phase, []), strict=False):
                 index.add(obj, top, spec)
-        return index
 
 
 Texts = tuple[dict[str, str], dict[str, str]]
@@ -182,15 +184,19 @@ def split_phases(parsed: list[_Parsed]) -> dict[str, list[_Parsed]]:
     return group_by_phase(parsed, lambda p: p.obj)
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """``force``: build even when up to date; ``while_waiting``: work to do while a worker parses."""
+
+    force: bool = False
+    while_waiting: Callable[[], object] | None = None
+
+
 def build(
-    component: str,
-    version: str,
-    fetched: list[FetchedAsset],
-    root: Path,
-    force: bool = False,
-    while_waiting: Callable[[], object] | None = None,
+    component: str, version: str, fetched: list[FetchedAsset], root: Path, options: BuildOptions | None = None
 ) -> Built:
     """Pre-build ``version`` into ``root/<version>`` unless an up-to-date build is there."""
+    force, while_waiting = (options or BuildOptions()).force, (options or BuildOptions()).while_waiting
     dest = root / version if component == "kserve" else root / component / version
     want = stamp(component, version, fetched)
     if not force:
@@ -244,24 +250,15 @@ def _write_tree(dest: Path, by_phase: dict[str, list[_Parsed]], meta: dict[str, 
 
 def write_tree(dest: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
     """Write ``files`` and ``build.json`` into a temporary sibling, then swap it in: readers never
-    see half a tree."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
+    see half a tree (:mod:`installer.atomic`)."""
+
+    def fill(tmp: Path) -> None:
         for name, body in files.items():
             (tmp / name).write_bytes(body)
         # build.json last: its presence with the right stamp is what marks the tree complete.
         (tmp / BUILD_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}-old-{os.getpid()}")
-            dest.rename(old)
-        tmp.rename(dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_directory(dest, fill)
 
 
 def read_meta(dest: Path) -> dict[str, Any] | None:

@@ -1,29 +1,35 @@
-"""The render stage: pre-built upstream objects -> overlay -> configure -> validate -> ordered objects.
+"""The render stage: the selected components' pre-built objects -> overlay -> configure -> validate.
 
-The whole evaluation is a kustomization tree (``upstream/``, ``overlay/``, and the generated root
-layer), so the exact input the engine built can be written out (``--emit-kustomization``) and
-built again by ``kubectl kustomize`` to the same objects.
+The whole evaluation is one kustomization tree, so the exact input the engine built can be
+written out (``--emit-kustomization``) and built again by ``kubectl kustomize`` to the same
+objects::
+
+    upstream/, modelmesh/, ...   each component's pre-built objects (:meth:`Component.tree`)
+    overlay/                     overlays/<mode>/ after Jinja2: composes the components' files
+    kustomization.yaml, ...      the root layer configure generates over ``overlay``
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from installer import kustomize, locations, yamlio
-from installer.configure import CONFIGMAP, Configured, configure
-from installer.credentials import S3Credentials, load_credentials, load_etcd_credentials
+from installer import components, kustomize, locations
+from installer.components.base import BuildContext, Component, ConfigureContext
+from installer.configure import Configured, root_layer
+from installer.credentials import Credentials
 from installer.kustomize import FileTree
 from installer.lock import Lock
-from installer.modelmesh import BuiltModelMesh
 from installer.objects import Obj
 from installer.overlays import render_overlay
-from installer.params import Parameters
-from installer.phases import PHASES, apply_order, phase_file
-from installer.pipeline import prebuilt, prebuilt_modelmesh
-from installer.prebuild import Built
+from installer.parameters import Parameters
+from installer.phases import PHASES, apply_order
 from installer.sources import FetchSettings
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
+from installer.yamltext import TextIndex
 
 log = logging.getLogger(__name__)
 
@@ -34,117 +40,86 @@ class Rendered:
 
     phases: dict[str, list[Obj]]
     tree: FileTree
-    built: Built
+    builds: dict[str, Any]
     configured: Configured
+    parts: tuple[Component, ...]
 
     @property
     def objects(self) -> list[Obj]:
         return [o for p in PHASES for o in self.phases[p]]
 
+    @property
+    def built(self) -> Any:
+        """KServe's pre-build (every mode installs KServe, or at least its CRDs)."""
+        return self.builds[components.KSERVE.name]
 
-def upstream_file(phase: str) -> str:
-    """Where a pre-built phase sits in the render tree. CRDs have a kustomization of their own, so
-    an overlay can take KServe's CRDs alone (ModelMesh without KServe's controller)."""
-    return f"upstream/crds/{phase_file(phase)}" if phase == "crds" else f"upstream/{phase_file(phase)}"
+    def text_index(self) -> TextIndex:
+        """Original texts of pre-built values, for the YAML writer."""
+        index = TextIndex()
+        for c in self.parts:
+            c.text_index(self.builds[c.name], index)
+        return index
 
-
-def upstream_tree(built: Built) -> dict[str, kustomize.FileValue]:
-    files: dict[str, kustomize.FileValue] = {}
-    names = []
-    for p in PHASES:
-        if built.phases.get(p):
-            files[upstream_file(p)] = built.phases[p]
-            names.append("crds" if p == "crds" else phase_file(p))
-    files["upstream/kustomization.yaml"] = _kustomization(names)
-    files["upstream/crds/kustomization.yaml"] = _kustomization(
-        [phase_file("crds")] if built.phases.get("crds") else []
-    )
-    return files
+    def source_files(self) -> dict[str, Path]:
+        """Tree files that exist on disk as pre-built (copied when the tree is written out)."""
+        return {k: v for c in self.parts for k, v in c.source_files(self.builds[c.name]).items()}
 
 
-def _kustomization(resources: list[str]) -> str:
-    return yamlio.dump(
-        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
-    )
+@dataclass(frozen=True)
+class Validation:
+    """Validate the output against the schemas of this Kubernetes version (``enabled=False``: not)."""
+
+    kubernetes_version: str = KUBERNETES_VERSION
+    enabled: bool = True
+
+    def warm_up(self) -> Callable[[], object] | None:
+        """Loading the core schemas: work to do while the pre-build waits for its parser."""
+        return (lambda: core_validator(self.kubernetes_version)) if self.enabled else None
 
 
-def modelmesh_tree(
-    params: Parameters, mm: BuiltModelMesh
-) -> tuple[dict[str, kustomize.FileValue], list[Obj]]:
-    """ModelMesh's pre-built parts the parameters select, as ``modelmesh/``; plus the quickstart's
-    Secrets, which go to the root layer's Secrets file (left out of output unless asked for)."""
-    scope = params["modelmesh.scope"]
-    parts = ["default", f"rbac-{scope}-scope", "runtimes" if scope == "cluster" else "namespace-runtimes"]
-    files: dict[str, kustomize.FileValue] = {f"modelmesh/{p}.yaml": mm.parts[p] for p in parts}
-    secrets: list[Obj] = []
-    if params["modelmesh.quickstart"]:
-        quick = mm.parts["quickstart"]
-        secrets = [o for o in quick if o.get("kind") == "Secret"]
-        files["modelmesh/quickstart.yaml"] = [o for o in quick if o.get("kind") != "Secret"]
-        parts.append("quickstart")
-    files["modelmesh/kustomization.yaml"] = _kustomization([f"{p}.yaml" for p in parts])
-    return files, secrets
-
-
-def source_namespace(built: Built) -> str:
-    """The namespace upstream installs into (that of its inferenceservice-config)."""
-    for o in built.all_objects():
-        if o.get("kind") == "ConfigMap" and o["metadata"].get("name") == CONFIGMAP:
-            return str(o["metadata"].get("namespace") or "kserve")
-    return "kserve"
-
-
-def credentials_for(params: Parameters) -> S3Credentials | None:
-    """S3 credentials, read only when model namespaces or ModelMesh's storage need them (a stray
-    AWS_* variable is ignored)."""
-    modelmesh_storage = params.canonical_mode == "ModelMesh" and bool(params["bucket.endpoint"])
-    needed = params["modelNamespaces"] or modelmesh_storage
-    return load_credentials(params["bucket.credentialsFile"]) if needed else None
+def render_selected(
+    params: Parameters,
+    parts: tuple[Component, ...],
+    credentials: Credentials,
+    build: BuildContext,
+    validation: Validation,
+) -> Rendered:
+    """Build ``parts`` with the mode's overlay, configure, order by phase and validate."""
+    fetched = {c.name: c.fetch(params, build) for c in parts}
+    builds = {c.name: c.prebuild(params, fetched[c.name], build) for c in parts}
+    tree = FileTree({k: v for c in parts for k, v in c.tree(params, builds[c.name]).items()})
+    overlay = render_overlay(params, components.mode_of(params).overlay)
+    tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})
+    overlay_objs = kustomize.build(tree, "overlay")
+    owned = frozenset(ns for c in parts for ns in c.namespaces(params))
+    ctx = ConfigureContext(params, credentials, builds, owned, overlay.config)
+    contributions = [c.configure(overlay_objs, ctx) for c in parts]
+    configured = root_layer(overlay_objs, contributions, params["images.registry"])
+    tree.files.update(configured.files)
+    phases = apply_order(kustomize.build(tree, ".", built={"overlay": overlay_objs}))
+    if validation.enabled:
+        version = validation.kubernetes_version
+        report = validate_objects(
+            [o for p in PHASES for o in phases[p]],
+            locations.cache_dir() / "validated" / f"k8s-{version}.json",
+            version,
+        )
+        log.debug("validated %d objects (%d from cache)", report.checked, report.cached)
+    return Rendered(phases, tree, builds, configured, parts)
 
 
 def render(
     params: Parameters,
     lock: Lock,
     settings: FetchSettings,
-    validate: bool = True,
-    kubernetes_version: str = KUBERNETES_VERSION,
-    credentials: S3Credentials | None = None,
+    validation: Validation | None = None,
+    credentials: Credentials | None = None,
 ) -> Rendered:
-    warm_up = (lambda: core_validator(kubernetes_version)) if validate else None
-    built = prebuilt(params, lock, settings, while_waiting=warm_up)
-    overlay = render_overlay(params)
-    tree = FileTree(upstream_tree(built))
-    tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})
-    extra_secrets: list[Obj] = []
-    mm: BuiltModelMesh | None = None
-    if params.canonical_mode == "ModelMesh":
-        mm = prebuilt_modelmesh(params, lock, settings)
-        mm_files, extra_secrets = modelmesh_tree(params, mm)
-        tree.files.update(mm_files)
-    overlay_objs = kustomize.build(tree, "overlay")
-    creds = credentials if credentials is not None else credentials_for(params)
-    configured = configure(
-        overlay_objs,
-        params,
-        overlay.config,
-        source_namespace(built),
-        credentials=creds,
-        extra_secrets=extra_secrets,
-        etcd=load_etcd_credentials(params["modelmesh.etcd.credentialsFile"]) if mm else None,
-    )
-    tree.files.update(configured.files)
-    final = kustomize.build(tree, ".", built={"overlay": overlay_objs})
-    if params.canonical_mode == "RawDeployment" and not params["ingress.class"]:
-        log.warning(
-            "ingress.class is not set: KServe's default IngressClass 'istio' has no controller unless Istio "
-            "is installed; set ingress.class to your ingress controller's class"
-        )
-    phases = apply_order(final)
-    if validate:
-        report = validate_objects(
-            [o for p in PHASES for o in phases[p]],
-            locations.cache_dir() / "validated" / f"k8s-{kubernetes_version}.json",
-            kubernetes_version,
-        )
-        log.debug("validated %d objects (%d from cache)", report.checked, report.cached)
-    return Rendered(phases, tree, built, configured)
+    """Render the components ``params`` select (credentials read here unless given)."""
+    from installer.app import read_credentials
+
+    parts = components.selected(params)
+    creds = credentials if credentials is not None else read_credentials(params, parts)
+    checks = validation or Validation()
+    ctx = BuildContext(lock, settings, while_waiting=checks.warm_up())
+    return render_selected(params, parts, creds, ctx, checks)

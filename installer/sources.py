@@ -208,7 +208,8 @@ def fetch_asset(
     if "://" in location:
         import requests
 
-        fetched = _download(asset, location, settings, cache, session or requests.Session(), sleep)
+        http = _Http(settings, session or requests.Session(), sleep)
+        fetched = _download(asset, location, http, cache)
     else:
         fetched = _copy_local(asset, Path(location), cache)
     if not asset.sha256 and settings.announce_unpinned:
@@ -271,14 +272,17 @@ def _copy_local(asset: Asset, source: Path, cache: Cache) -> FetchedAsset:
     return _verify_and_store(asset, str(source), tmp, h.hexdigest(), cache)
 
 
-def _download(
-    asset: Asset,
-    url: str,
-    settings: FetchSettings,
-    cache: Cache,
-    session: requests.Session,
-    sleep: Callable[[float], None],
-) -> FetchedAsset:
+@dataclass(frozen=True)
+class _Http:
+    """How downloads go: settings (timeouts, retries), one session, the sleep between tries."""
+
+    settings: FetchSettings
+    session: requests.Session
+    sleep: Callable[[float], None]
+
+
+def _download(asset: Asset, url: str, http: _Http, cache: Cache) -> FetchedAsset:
+    settings, session, sleep = http.settings, http.session, http.sleep
     last: _TransientError | None = None
     for attempt in range(settings.retries + 1):
         if attempt:

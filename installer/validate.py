@@ -23,17 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from installer import __version__, jsonio, objects
-from installer.errors import InstallerError
+from installer.errors import ValidationError
 from installer.objects import Obj
 from installer.passcache import PassCache
 
 log = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = "1.32"
-
-
-class ValidationError(InstallerError):
-    """A rendered object does not match its schema."""
 
 
 @dataclass

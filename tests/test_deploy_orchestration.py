@@ -26,6 +26,7 @@ from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
 from installer.cluster.progress import LineProgress
 from installer.lock import Lock
 from installer.objects import Obj
+from installer.params import ParameterOptions
 from installer.phases import PHASES
 from installer.render import render
 from installer.sources import FetchSettings
@@ -36,7 +37,7 @@ NS = "kserve"
 
 @pytest.fixture(scope="module")
 def phases(lock: Lock, upstream: Path, session_env: Path) -> dict[str, list[Obj]]:
-    p = params.resolve(lock=lock, flags={"kserve.version": ("--version", "v0.15.2")})
+    p = params.resolve(lock, ParameterOptions(version="v0.15.2"))
     return render(p, lock, FetchSettings(mirror=str(upstream))).phases
 
 
@@ -351,9 +352,8 @@ def test_undeploy_keeps_a_namespace_it_did_not_create(phases: dict[str, list[Obj
 @pytest.fixture(scope="module")
 def mm_phases(lock: Lock, upstream: Path, session_env: Path) -> dict[str, list[Obj]]:
     p = params.resolve(
-        lock=lock,
-        set_args=["modelmesh.userNamespaces=team-a"],
-        flags={"kserve.version": ("--version", "v0.15.2"), "kserve.deploymentMode": ("--mode", "ModelMesh")},
+        lock,
+        ParameterOptions(set_args=["modelmesh.userNamespaces=team-a"], version="v0.15.2", mode="ModelMesh"),
     )
     return render(p, lock, FetchSettings(mirror=str(upstream))).phases
 
@@ -410,10 +410,7 @@ def test_dropping_a_user_namespace_removes_only_its_label(
     cluster = FakeCluster()
     cluster.apply(_namespace("team-a"), manager="kubectl")
     deploy(cluster, mm_phases, NS, opts(mode="ModelMesh"))
-    p = params.resolve(
-        lock=lock,
-        flags={"kserve.version": ("--version", "v0.15.2"), "kserve.deploymentMode": ("--mode", "ModelMesh")},
-    )
+    p = params.resolve(lock, ParameterOptions(version="v0.15.2", mode="ModelMesh"))
     fewer = render(p, lock, FetchSettings(mirror=str(upstream))).phases
     changes = deploy(cluster, fewer, NS, opts(mode="ModelMesh"))
     assert [c for c in changes.pruned if "team-a" in c] == [f"{Ref('v1', 'Namespace', 'team-a')} (labels)"]
@@ -538,7 +535,7 @@ def test_model_namespaces_created_kept_and_never_created(
 ) -> None:
     values = session_env / "model-namespaces.yaml"
     values.write_text("modelNamespaces:\n- fresh\n- existing\n- name: theirs\n  create: false\n")
-    p = params.resolve(lock=lock, values_files=[values], flags={"kserve.version": ("--version", "v0.15.2")})
+    p = params.resolve(lock, ParameterOptions(values_files=[values], version="v0.15.2"))
     mn_phases = render(p, lock, FetchSettings(mirror=str(upstream))).phases
     cluster = FakeCluster()
     with pytest.raises(ClusterError, match="Namespace/theirs does not exist"):

@@ -18,6 +18,7 @@ from installer.hubctl import (
     outputs_block,
 )
 from installer.lock import Lock
+from installer.params import ParameterOptions
 from tests.conftest import REPO
 from tests.fake_cluster import FakeCluster
 
@@ -102,7 +103,7 @@ def test_pre_deploy_names_the_hubctl_parameter(tmp_path: Path, upstream: Path) -
 
 def test_outputs_block_parses_into_the_declared_outputs(lock: Lock) -> None:
     resolved = params.resolve(
-        lock=lock, set_args=["ingress.hosts=models.example.com", "ingress.protocol=https"]
+        lock, ParameterOptions(set_args=["ingress.hosts=models.example.com", "ingress.protocol=https"])
     )
     text = "deployed\n" + outputs_block(resolved)
     after = text.split("Outputs:\n", 1)[1]
@@ -132,8 +133,8 @@ def _established(name: str) -> dict[str, object]:
 
 def test_prerequisite_checks(lock: Lock) -> None:
     cluster = FakeCluster()
-    raw = params.resolve(lock=lock)
-    serverless = params.resolve(lock=lock, flags={"kserve.deploymentMode": ("--mode", "Serverless")})
+    raw = params.resolve(lock)
+    serverless = params.resolve(lock, ParameterOptions(mode="Serverless"))
     assert any("cert-manager CRD" in m for m in missing_prerequisites(cluster, raw))
     for crd in ("certificates.cert-manager.io", "issuers.cert-manager.io"):
         cluster.objects[("apiextensions.k8s.io", "CustomResourceDefinition", "", crd)] = _established(crd)
@@ -147,9 +148,7 @@ def test_prerequisite_checks(lock: Lock) -> None:
     missing = missing_prerequisites(cluster, serverless)
     assert any("Knative Serving" in m for m in missing) and any("Istio" in m for m in missing)
     modelmesh = params.resolve(
-        lock=lock,
-        set_args=["modelmesh.userNamespaces=team-a"],
-        flags={"kserve.deploymentMode": ("--mode", "ModelMesh")},
+        lock, ParameterOptions(set_args=["modelmesh.userNamespaces=team-a"], mode="ModelMesh")
     )
     assert missing_prerequisites(cluster, modelmesh) == [
         "Secret modelmesh-serving/model-serving-etcd (key etcd_connection), or set modelmesh.etcd.endpoints "

@@ -8,11 +8,18 @@ from pathlib import Path
 import pytest
 
 from installer import params
-from installer.configure import S3_SECRET, S3_SERVICE_ACCOUNT, model_namespace_objects
+from installer.app import prepare
+from installer.components.model_namespaces import (
+    S3_SECRET,
+    S3_SERVICE_ACCOUNT,
+    model_namespace_objects,
+    own_credential_files,
+)
 from installer.credentials import S3Credentials, load_credentials
 from installer.errors import ParameterError
 from installer.lock import Lock
 from installer.objects import is_labels_only
+from installer.params import ParameterOptions
 from tests.conftest import CREDENTIALS_FILE, LOCKED_VERSIONS
 
 
@@ -25,7 +32,10 @@ from tests.conftest import CREDENTIALS_FILE, LOCKED_VERSIONS
 )
 def test_secret_annotations_follow_the_endpoint(endpoint: str, host: str, https: str, lock: Lock) -> None:
     p = params.resolve(
-        lock=lock, set_args=["modelNamespaces=a,b", f"bucket.endpoint={endpoint}", "bucket.region=eu-west-1"]
+        lock,
+        ParameterOptions(
+            set_args=["modelNamespaces=a,b", f"bucket.endpoint={endpoint}", "bucket.region=eu-west-1"]
+        ),
     )
     objs, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"))
     accounts = [o for o in objs if o["kind"] == "ServiceAccount"]
@@ -46,7 +56,7 @@ def test_secret_annotations_follow_the_endpoint(endpoint: str, host: str, https:
 
 
 def test_without_credentials_only_the_service_accounts(lock: Lock) -> None:
-    p = params.resolve(lock=lock, set_args=["modelNamespaces=a"])
+    p = params.resolve(lock, ParameterOptions(set_args=["modelNamespaces=a"]))
     objs, secrets = model_namespace_objects(p, None)
     assert [o["kind"] for o in objs] == ["Namespace", "ServiceAccount"] and secrets == []
 
@@ -72,8 +82,12 @@ def test_entries_with_their_own_storage_and_existing_namespaces(lock: Lock, tmp_
         "    endpoint: https://s3.eu-west-1.amazonaws.com\n    region: eu-west-1\n    verifySsl: false\n"
         f"    credentialsFile: {other}\n"
     )
-    p = params.resolve(lock=lock, values_files=[values], set_args=["bucket.endpoint=http://minio.minio:9000"])
-    objs, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"))
+    p = params.resolve(
+        lock, ParameterOptions(values_files=[values], set_args=["bucket.endpoint=http://minio.minio:9000"])
+    )
+    own = {k: load_credentials(v, parameter=k) for k, v in own_credential_files(p).items()}
+    assert list(own) == ["modelNamespaces[1].bucket.credentialsFile"]
+    objs, secrets = model_namespace_objects(p, S3Credentials("id", "key", "test"), own)
     namespaces = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Namespace"}
     assert namespaces["models"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kserve-installer"}
     assert is_labels_only(namespaces["team-b"]) and not namespaces["team-b"]["metadata"].get("labels")
@@ -108,8 +122,7 @@ def test_bad_entries_name_the_parameter(entries: str, message: str, lock: Lock, 
     values = tmp_path / "values.yaml"
     values.write_text("modelNamespaces:\n" + entries)
     with pytest.raises(ParameterError, match=re.escape(message)):
-        p = params.resolve(lock=lock, values_files=[values])
-        model_namespace_objects(p, None)
+        prepare(lock, ParameterOptions(values_files=(values,)))
 
 
 VERSIONS = LOCKED_VERSIONS
@@ -125,8 +138,14 @@ def test_namespace_scoped_runtimes(version: str, lock: Lock, upstream: object, s
     from installer.sources import FetchSettings
 
     p = params.resolve(
-        lock=lock,
-        set_args=[f"kserve.version={version}", "modelNamespaces=models,team-b", "runtimes.scope=namespace"],
+        lock,
+        ParameterOptions(
+            set_args=[
+                f"kserve.version={version}",
+                "modelNamespaces=models,team-b",
+                "runtimes.scope=namespace",
+            ]
+        ),
     )
     rendered = render(
         p, lock, FetchSettings(mirror=str(upstream))
@@ -154,21 +173,25 @@ def test_namespace_scoped_runtimes(version: str, lock: Lock, upstream: object, s
 def test_example_passes_the_crd_schema(
     version: str, mode: str, lock: Lock, upstream: object, session_env: object
 ) -> None:
+    from installer.components import KSERVE
+    from installer.components.base import BuildContext
+    from installer.errors import ValidationError
     from installer.example import MESH_ANNOTATIONS, inference_service, validate_example
-    from installer.pipeline import prebuilt
     from installer.sources import FetchSettings
-    from installer.validate import ValidationError
 
     p = params.resolve(
-        lock=lock,
-        set_args=[
-            f"kserve.version={version}",
-            f"kserve.deploymentMode={mode}",
-            "modelNamespaces=models",
-            "mesh.sidecarInjection=true",
-        ],
+        lock,
+        ParameterOptions(
+            set_args=[
+                f"kserve.version={version}",
+                f"kserve.deploymentMode={mode}",
+                "modelNamespaces=models",
+                "mesh.sidecarInjection=true",
+            ]
+        ),
     )
-    crds = prebuilt(p, lock, FetchSettings(mirror=str(upstream))).phases["crds"]
+    ctx = BuildContext(lock, FetchSettings(mirror=str(upstream)))
+    crds = KSERVE.prebuild(p, KSERVE.fetch(p, ctx), ctx).phases["crds"]
     obj = inference_service("models", p)
     validate_example(obj, crds)
     assert obj["spec"]["predictor"]["serviceAccountName"] == S3_SERVICE_ACCOUNT

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from installer import modelmesh, params
+from installer import params
+from installer.components import modelmesh
 from installer.errors import BuildError
 from installer.lock import Lock
 from installer.objects import LABELS_ONLY, identity
+from installer.params import ParameterOptions
 from installer.render import render
 from installer.sources import FetchSettings
 from tests.conftest import ETCD_CREDENTIALS_FILE, LOCKED_VERSIONS, run_cli
@@ -92,11 +94,7 @@ def test_tarball_with_unsafe_paths_is_refused(tmp_path: Path) -> None:
 
 
 def _render(lock: Lock, upstream: Path, version: str = "v0.16.0", sets: list[str] | None = None) -> Any:
-    p = params.resolve(
-        lock=lock,
-        set_args=sets or [],
-        flags={"kserve.version": ("--version", version), "kserve.deploymentMode": ("--mode", "ModelMesh")},
-    )
+    p = params.resolve(lock, ParameterOptions(set_args=sets or [], version=version, mode="ModelMesh"))
     return render(p, lock, FetchSettings(mirror=str(upstream)))
 
 

@@ -11,8 +11,21 @@ from installer.errors import ParameterError
 from installer.lock import Lock
 
 
-def resolve(lock: Lock, **kw: object) -> params.Parameters:
-    return params.resolve(lock=lock, **kw)  # type: ignore[arg-type]
+def resolve(
+    lock: Lock,
+    env: dict[str, str] | None = None,
+    use_env: bool = False,
+    flags: dict[str, tuple[str, str]] | None = None,
+    **kw: object,
+) -> params.Parameters:
+    by_flag = {flag: value for flag, value in (flags or {}).values()}
+    options = params.ParameterOptions(
+        mode=by_flag.get("--mode"),
+        version=by_flag.get("--version"),
+        from_env=use_env,
+        **kw,  # type: ignore[arg-type]
+    )
+    return params.resolve(lock, options, env)
 
 
 def test_defaults(lock: Lock) -> None:

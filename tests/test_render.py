@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from installer import params
-from installer.errors import InstallerError
+from installer.errors import InstallerError, ValidationError
 from installer.lock import Lock
+from installer.params import ParameterOptions
 from installer.render import Rendered, render
 from installer.sources import FetchSettings
-from installer.validate import ValidationError
 from tests.conftest import LOCKED_VERSIONS, REPO, full_parameters, run_cli
 from tests.kustomize_ref import differences, kubectl_kustomize
 
@@ -28,11 +28,7 @@ REGISTRY = "registry.local:5000/mirror"
 
 
 def do_render(lock: Lock, upstream: Path, sets: list[str], version: str, mode: str) -> Rendered:
-    p = params.resolve(
-        lock=lock,
-        set_args=sets,
-        flags={"kserve.version": ("--version", version), "kserve.deploymentMode": ("--mode", mode)},
-    )
+    p = params.resolve(lock, ParameterOptions(set_args=sets, version=version, mode=mode))
     return render(p, lock, FetchSettings(mirror=str(upstream)))
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from installer import params
 from installer.lock import Lock
+from installer.params import ParameterOptions
 from installer.render import render
-from installer.sinks.gitops import write_gitops, write_kustomization
+from installer.sinks.gitops import TreeOptions, write_gitops, write_kustomization
 from installer.sources import FetchSettings
 from tests.conftest import LOCKED_VERSIONS, full_parameters
 from tests.kustomize_ref import differences, kubectl_kustomize
@@ -34,14 +35,12 @@ def test_emitted_kustomization_builds_to_the_render(
     version: str, mode: str, parameters: str, lock: Lock, upstream: Path, session_env: Path, tmp_path: Path
 ) -> None:
     sets = full_parameters(version, mode, lock) if parameters == "all" else []
-    p = params.resolve(
-        lock=lock,
-        set_args=sets,
-        flags={"kserve.version": ("--version", version), "kserve.deploymentMode": ("--mode", mode)},
-    )
+    p = params.resolve(lock, ParameterOptions(set_args=sets, version=version, mode=mode))
     rendered = render(p, lock, FetchSettings(mirror=str(upstream)))
-    write_kustomization(tmp_path / "k", rendered.tree, rendered.built, force=False, include_secrets=True)
+    write_kustomization(
+        tmp_path / "k", rendered.tree, rendered.source_files(), force=False, include_secrets=True
+    )
     assert differences(rendered.objects, kubectl_kustomize(tmp_path / "k")) == []
     # The GitOps tree builds to the same objects too.
-    write_gitops(tmp_path / "g", rendered.phases, force=False, sync_waves=False)
+    write_gitops(tmp_path / "g", rendered.phases, TreeOptions())
     assert differences(rendered.objects, kubectl_kustomize(tmp_path / "g")) == []

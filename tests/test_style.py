@@ -10,7 +10,14 @@ import pytest
 
 from tests.conftest import REPO
 
-TARGETS = ["installer", "tests", "hack/build-kserve-manifests", "hack/render-digests", "hack/render-walk", "benchmarks"]
+TARGETS = [
+    "installer",
+    "tests",
+    "hack/build-kserve-manifests",
+    "hack/render-digests",
+    "hack/render-walk",
+    "benchmarks",
+]
 
 
 def _tool(name: str) -> str:

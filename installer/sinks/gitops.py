@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from installer import yamlio
@@ -22,9 +23,7 @@ from installer.configure import SECRETS_FILE
 from installer.errors import OutputError
 from installer.kustomize import FileTree
 from installer.objects import Obj
-from installer.phases import PHASES, phase_file
-from installer.prebuild import Built
-from installer.render import upstream_file
+from installer.phases import PHASES
 from installer.sinks.output import safe_name, write_atomically
 from installer.sinks.render import SECRETS_NOTE, object_yaml, out_of_band_note
 from installer.yamltext import TextIndex
@@ -45,15 +44,23 @@ def with_sync_wave(obj: Obj, wave: int) -> Obj:
     return {**obj, "metadata": meta}
 
 
+@dataclass(frozen=True)
+class TreeOptions:
+    """``force``: replace a non-empty directory; ``sync_waves``: Argo CD sync-wave annotations."""
+
+    force: bool = False
+    sync_waves: bool = False
+
+
 def write_gitops(
     path: Path,
     phases: dict[str, list[Obj]],
-    force: bool,
-    sync_waves: bool,
+    options: TreeOptions,
     index: TextIndex | None = None,
     omitted: Sequence[Obj] = (),
 ) -> None:
     """The objects by phase, one file each; ``omitted`` Secrets are named in SECRETS.md."""
+    force, sync_waves = options.force, options.sync_waves
 
     def fill(tmp: Path) -> None:
         if omitted:
@@ -85,9 +92,10 @@ def write_gitops(
 
 
 def write_kustomization(
-    path: Path, tree: FileTree, built: Built, force: bool, include_secrets: bool = False
+    path: Path, tree: FileTree, source_files: dict[str, Path], force: bool, include_secrets: bool = False
 ) -> None:
-    """Write the exact tree the engine evaluated; upstream phase files come from the pre-build.
+    """Write the exact tree the engine evaluated; files in ``source_files`` (pre-built phase files,
+    tree path -> file on disk) are copied as the pre-build wrote them.
 
     Without ``include_secrets`` the generated Secrets file is left out (and out of the root
     kustomization's resources), as Secrets are left out of the render.
@@ -103,7 +111,7 @@ def write_kustomization(
         files["kustomization.yaml"] = yamlio.dump(root)
 
     def fill(tmp: Path) -> None:
-        pre_built = {upstream_file(p): built.path / phase_file(p) for p in PHASES}
+        pre_built = source_files
         for rel, value in sorted(files.items()):
             dest = tmp / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

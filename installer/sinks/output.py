@@ -1,18 +1,18 @@
 """Writing directories safely: into a temporary sibling, then renamed into place.
 
-An interrupted write leaves either the old directory or the new one, never a mix; bad targets
-(a file, a non-empty directory without ``--force``, an unwritable parent) are refused before
-anything is written.
+An interrupted write leaves either the old directory or the new one, never a mix
+(:mod:`installer.atomic`); bad targets (a file, a non-empty directory without ``--force``, an
+unwritable parent) are refused before anything is written.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from installer.atomic import replace_directory
 from installer.errors import OutputError
 
 
@@ -31,51 +31,16 @@ def check_target(path: Path, force: bool, what: str) -> None:
 
 
 def write_atomically(path: Path, fill: Callable[[Path], None], force: bool, what: str) -> None:
-    """Call ``fill(tmp)`` on a fresh sibling directory, then swap it in for ``path``."""
+    """Check the target, then fill a fresh sibling and swap it in (:mod:`installer.atomic`)."""
     check_target(path, force, what)
-    parent = path.resolve().parent
     try:
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.tmp-"))
+        replace_directory(path, fill)
     except OSError as exc:
-        raise OutputError(f"{what} {path}: cannot write to {parent}: {exc.strerror}") from None
-    try:
-        os.chmod(tmp, 0o755)
-        fill(tmp)
-        if path.exists():
-            if exchange(tmp, path):
-                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old tree
-                return
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.old-"))
-            os.rmdir(old)
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename and Path(str(exc.filename)).parent == path.resolve().parent:
+            raise OutputError(
+                f"{what} {path}: cannot write to {path.resolve().parent}: {exc.strerror}"
+            ) from None
         raise
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported.
-
-    With two renames there is a moment when the target does not exist at all; a process killed
-    then would leave neither the old tree nor the new one.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return int(fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)) == 0
 
 
 def safe_name(*parts: str) -> str:

@@ -22,14 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import jsonio, kustomize, yamlio
+from installer import images, jsonio, kustomize, locations, versions, yamlio
+from installer.components.base import BuildContext, ConfigureContext, Contribution
 from installer.credentials import EtcdCredentials, S3Credentials
-from installer.errors import BuildError, ParameterError
-from installer.kustomize import FileTree, deep_copy
+from installer.errors import BuildError, LockError, ParameterError
+from installer.kustomize import FileTree, FileValue, deep_copy
+from installer.lock import Asset, Lock
 from installer.objects import LABELS_ONLY_ANNOTATIONS, Obj
-from installer.params import Parameters
+from installer.parameters import Parameters
 from installer.prebuild import BUILD_FORMAT, OBJECTS_FILE, build_meta, read_meta, write_tree
-from installer.sources import FetchedAsset
+from installer.sources import Cache, FetchedAsset, assets_for, fetch_all
+from installer.yamltext import TextIndex
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,8 @@ ETCD_SECRET = "model-serving-etcd"
 STORAGE_SECRET = "storage-config"
 USER_CONFIGMAP = "model-serving-config"
 ENABLED_LABEL = "modelmesh-enabled"
+MANAGED = {"app.kubernetes.io/managed-by": "kserve-installer"}
+MODELMESH_FILE = "modelmesh.yaml"
 # model-serving-config keys set by ``modelmesh.config.*`` parameters (parameter -> YAML path).
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "podsPerRuntime": ("podsPerRuntime",),
@@ -219,6 +224,20 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_parameters(params: Parameters) -> None:
+    """Combinations ModelMesh cannot serve, refused before anything is fetched."""
+    if params["modelmesh.userNamespaces"] and params["modelmesh.scope"] != "cluster":
+        raise ParameterError(
+            "modelmesh.userNamespaces",
+            "needs modelmesh.scope=cluster (a namespace-scoped ModelMesh serves only its own)",
+        )
+    if params["modelmesh.etcd.endpoints"] and params["modelmesh.quickstart"]:
+        raise ParameterError(
+            "modelmesh.etcd.endpoints",
+            "cannot be combined with modelmesh.quickstart (which runs its own etcd)",
+        )
+
+
 def root_objects(
     params: Parameters,
     s3: S3Credentials | None,
@@ -228,24 +247,13 @@ def root_objects(
 ) -> tuple[list[Obj], list[Obj]]:
     """(objects, Secrets) the ModelMesh parameters add: model-serving-config, the etcd and storage
     Secrets, and the ``modelmesh-enabled`` label of user namespaces (labels-only objects)."""
+    check_parameters(params)
     ns = params["modelmesh.namespace"]
-    labels = {"app.kubernetes.io/managed-by": "kserve-installer"}
     objs: list[Obj] = []
     secrets = [deep_copy(s) for s in quickstart_secrets]
-    if params["modelmesh.userNamespaces"] and params["modelmesh.scope"] != "cluster":
-        raise ParameterError(
-            "modelmesh.userNamespaces",
-            "needs modelmesh.scope=cluster (a namespace-scoped ModelMesh serves only its own)",
-        )
-    endpoints = params["modelmesh.etcd.endpoints"]
-    if endpoints and params["modelmesh.quickstart"]:
-        raise ParameterError(
-            "modelmesh.etcd.endpoints",
-            "cannot be combined with modelmesh.quickstart (which runs its own etcd)",
-        )
     if ns != params.namespace:  # upstream's script expects it to exist; we create it (and record that)
         objs.append(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": dict(labels)}}
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": dict(MANAGED)}}
         )
     config = _merge(user_config(params), extra_config or {})
     if config:
@@ -253,50 +261,66 @@ def root_objects(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": USER_CONFIGMAP, "namespace": ns, "labels": dict(labels)},
+                "metadata": {"name": USER_CONFIGMAP, "namespace": ns, "labels": dict(MANAGED)},
                 "data": {"config.yaml": yamlio.dump(config)},
             }
         )
-    if endpoints:
-        connection: dict[str, Any] = {
-            "endpoints": ",".join(endpoints),
-            "root_prefix": params["modelmesh.etcd.rootPrefix"],
-        }
-        if etcd is not None:
-            connection.update(userid=etcd.userid, password=etcd.password)
-        secrets.append(
-            _secret(ETCD_SECRET, ns, labels, {"etcd_connection": json.dumps(connection, indent=2)})
-        )
-    storage = storage_entry(params, s3)
-    if storage is not None:
-        key = params["modelmesh.storage.key"]
-        user_ns = list(params["modelmesh.userNamespaces"]) if params["modelmesh.scope"] == "cluster" else []
-        for target in [ns, *(n for n in user_ns if n != ns)]:
-            existing = next(
-                (
-                    s
-                    for s in secrets
-                    if s["metadata"]["name"] == STORAGE_SECRET and s["metadata"].get("namespace") == target
-                ),
-                None,
-            )
-            if existing is not None:  # the quickstart's MinIO entry stays beside ours
-                existing.setdefault("stringData", {})[key] = storage
-            else:
-                secrets.append(_secret(STORAGE_SECRET, target, labels, {key: storage}))
-    for user in params["modelmesh.userNamespaces"]:
-        objs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": user,
-                    "labels": {ENABLED_LABEL: "true"},
-                    "annotations": dict(LABELS_ONLY_ANNOTATIONS),
-                },
-            }
-        )
+    etcd_secret = _etcd_secret(params, etcd)
+    if etcd_secret is not None:
+        secrets.append(etcd_secret)
+    _add_storage(params, s3, secrets)
+    objs += [_enabled_namespace(user) for user in params["modelmesh.userNamespaces"]]
     return objs, secrets
+
+
+def _etcd_secret(params: Parameters, etcd: EtcdCredentials | None) -> Obj | None:
+    endpoints = params["modelmesh.etcd.endpoints"]
+    if not endpoints:
+        return None
+    connection: dict[str, Any] = {
+        "endpoints": ",".join(endpoints),
+        "root_prefix": params["modelmesh.etcd.rootPrefix"],
+    }
+    if etcd is not None:
+        connection.update(userid=etcd.userid, password=etcd.password)
+    ns = params["modelmesh.namespace"]
+    return _secret(ETCD_SECRET, ns, MANAGED, {"etcd_connection": json.dumps(connection, indent=2)})
+
+
+def _add_storage(params: Parameters, s3: S3Credentials | None, secrets: list[Obj]) -> None:
+    """One ``storage-config`` entry in ModelMesh's namespace and each user namespace; beside the
+    quickstart's MinIO entry where that Secret exists already."""
+    storage = storage_entry(params, s3)
+    if storage is None:
+        return
+    ns, key = params["modelmesh.namespace"], params["modelmesh.storage.key"]
+    user_ns = list(params["modelmesh.userNamespaces"]) if params["modelmesh.scope"] == "cluster" else []
+    for target in [ns, *(n for n in user_ns if n != ns)]:
+        existing = next(
+            (
+                s
+                for s in secrets
+                if s["metadata"]["name"] == STORAGE_SECRET and s["metadata"].get("namespace") == target
+            ),
+            None,
+        )
+        if existing is not None:
+            existing.setdefault("stringData", {})[key] = storage
+        else:
+            secrets.append(_secret(STORAGE_SECRET, target, MANAGED, {key: storage}))
+
+
+def _enabled_namespace(name: str) -> Obj:
+    """A user namespace ModelMesh serves: only labelled, never created or deleted."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {ENABLED_LABEL: "true"},
+            "annotations": dict(LABELS_ONLY_ANNOTATIONS),
+        },
+    }
 
 
 def storage_entry(params: Parameters, s3: S3Credentials | None) -> str | None:
@@ -333,3 +357,109 @@ def _secret(name: str, namespace: str, labels: dict[str, str], data: dict[str, s
         "type": "Opaque",
         "stringData": data,
     }
+
+
+# ---------------------------------------------------------------------------- the component
+
+
+def pinned_version(lock: Lock, warn: bool = False) -> str:
+    """The lock's ModelMesh Serving version. A rebuilt stand-in (the mirror's tarball, rebuilt from
+    the tag) is used when nothing better is pinned; ``warn`` says so and how to pin the real one."""
+    try:
+        return lock.default_version(versions.MODELMESH)
+    except LockError:
+        pinned = lock.versions(versions.MODELMESH)
+        if not pinned:
+            raise
+        if not warn:
+            return pinned[-1]
+        log.warning(
+            "%s %s: the lock pins a tarball rebuilt from the tag, not the release asset; pin the real one "
+            "with: installer lock add --component %s --version %s",
+            versions.MODELMESH,
+            pinned[-1],
+            versions.MODELMESH,
+            pinned[-1],
+        )
+        return pinned[-1]
+
+
+def selected_parts(params: Parameters) -> list[str]:
+    """The pre-built parts the parameters select (the quickstart's Secrets go elsewhere)."""
+    scope = params["modelmesh.scope"]
+    parts = ["default", f"rbac-{scope}-scope", "runtimes" if scope == "cluster" else "namespace-runtimes"]
+    return [*parts, "quickstart"] if params["modelmesh.quickstart"] else parts
+
+
+def quickstart_secrets(params: Parameters, build: BuiltModelMesh) -> list[Obj]:
+    if not params["modelmesh.quickstart"]:
+        return []
+    return [o for o in build.parts["quickstart"] if o.get("kind") == "Secret"]
+
+
+class ModelMesh:
+    """ModelMesh Serving beside KServe, pre-built for ``modelmesh.namespace`` (ModelMesh mode)."""
+
+    name = versions.MODELMESH
+
+    def check(self, params: Parameters) -> None:
+        check_parameters(params)
+
+    def credentials(self, params: Parameters) -> frozenset[str]:
+        return frozenset({"etcd", "s3"}) if params["bucket.endpoint"] else frozenset({"etcd"})
+
+    def namespaces(self, params: Parameters) -> frozenset[str]:
+        return frozenset({params["modelmesh.namespace"], *params["modelmesh.userNamespaces"]})
+
+    def assets(self, params: Parameters, lock: Lock, allow_unpinned: bool) -> list[Asset]:
+        return assets_for(lock, versions.MODELMESH, pinned_version(lock))
+
+    def fetch(self, params: Parameters, ctx: BuildContext) -> list[FetchedAsset]:
+        assets = assets_for(ctx.lock, versions.MODELMESH, pinned_version(ctx.lock, warn=True))
+        return fetch_all(assets, ctx.settings, Cache(locations.cache_dir()))
+
+    def prebuild(self, params: Parameters, fetched: list[FetchedAsset], ctx: BuildContext) -> BuiltModelMesh:
+        version = pinned_version(ctx.lock)
+        return build(version, params["modelmesh.namespace"], fetched, locations.build_dir(), ctx.force)
+
+    def tree(self, params: Parameters, build: BuiltModelMesh) -> dict[str, FileValue]:
+        """``modelmesh/``: the selected parts, the quickstart without its Secrets (those go to the
+        root layer's Secrets file, left out of output unless asked for)."""
+        parts = selected_parts(params)
+        files: dict[str, FileValue] = {
+            f"modelmesh/{p}.yaml": build.parts[p] for p in parts if p != "quickstart"
+        }
+        if "quickstart" in parts:
+            files["modelmesh/quickstart.yaml"] = [
+                o for o in build.parts["quickstart"] if o.get("kind") != "Secret"
+            ]
+        files["modelmesh/kustomization.yaml"] = yamlio.dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [f"{p}.yaml" for p in parts],
+            }
+        )
+        return files
+
+    def text_index(self, build: BuiltModelMesh, index: TextIndex) -> None:
+        return None
+
+    def source_files(self, build: Any) -> dict[str, Path]:
+        return {}
+
+    def configure(self, objs: list[Obj], ctx: ConfigureContext) -> Contribution:
+        params = ctx.params
+        registry = params["images.registry"]
+        overrides = image_overrides(objs, lambda ref: images.relocate(ref, registry)) if registry else {}
+        mm_objs, secrets = root_objects(
+            params,
+            ctx.credentials.s3,
+            ctx.credentials.etcd,
+            quickstart_secrets(params, ctx.builds[self.name]),
+            overrides,
+        )
+        out = Contribution(secrets=secrets)
+        if mm_objs:
+            out.resources.append((MODELMESH_FILE, mm_objs))
+        return out

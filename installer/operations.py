@@ -1,0 +1,199 @@
+"""What the commands do, once their options are parsed: render to a sink, deploy, diff, undeploy.
+
+Shared by the CLI and the hubctl hooks, so both behave the same; each function takes the
+:class:`~installer.app.Install` the parameter stage produced (or an install namespace) and the
+typed options of its command. The cluster modules are imported when a cluster command runs: a
+render never loads the kubernetes client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from installer import jsonio
+from installer.app import Install, render_install
+from installer.cli_options import ClusterOptions
+from installer.components import BY_NAME, KSERVE
+from installer.components.base import BuildContext
+from installer.errors import PrerequisiteError, UsageError
+from installer.objects import Obj
+from installer.parameters import Parameters
+from installer.phases import PHASES
+from installer.prebuild import Built
+from installer.render import Rendered
+from installer.sinks.gitops import TreeOptions, write_gitops, write_kustomization
+from installer.sinks.output import check_target
+from installer.sinks.render import credential_secrets, to_yaml, without_secrets
+from installer.sources import FetchedAsset
+from installer.validate import KUBERNETES_VERSION
+
+if TYPE_CHECKING:
+    from installer.cluster.client import Cluster
+    from installer.cluster.deploy import ChangeSet, ObjectDiff
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def fetch_component(install: Install, component: str) -> list[FetchedAsset]:
+    """Fetch (or find in the cache) every asset of ``component``, verified."""
+
+    return BY_NAME[component].fetch(install.params, BuildContext(install.lock, install.settings))
+
+
+def prebuild_kserve(install: Install, force: bool) -> Built:
+    ctx = BuildContext(install.lock, install.settings, force)
+    built: Built = KSERVE.prebuild(install.params, KSERVE.fetch(install.params, ctx), ctx)
+    return built
+
+
+# ---------------------------------------------------------------------------- render sinks
+
+
+@dataclass(frozen=True)
+class RenderSink:
+    """Where ``installer render`` writes: stdout, a GitOps tree, the evaluated kustomization."""
+
+    output_dir: Path | None = None
+    force: bool = False
+    gitops_sync_waves: bool = False
+    include_secrets: bool = False
+    emit_dir: Path | None = None
+    kube_version: str = KUBERNETES_VERSION
+
+    def check(self) -> None:
+        """Refuse bad targets before anything is fetched (exit 2)."""
+        for target, what in (
+            (self.output_dir, "output directory"),
+            (self.emit_dir, "kustomization directory"),
+        ):
+            if target is not None:
+                check_target(target, self.force, what)
+        both = self.output_dir is not None and self.emit_dir is not None
+        if both and Path(str(self.output_dir)).resolve() == Path(str(self.emit_dir)).resolve():
+            raise UsageError("-o and --emit-kustomization must name different directories")
+
+    def write(self, rendered: Rendered) -> None:
+        phases = {p: without_secrets(objs, self.include_secrets) for p, objs in rendered.phases.items()}
+        if self.emit_dir is not None:
+            write_kustomization(
+                self.emit_dir, rendered.tree, rendered.source_files(), self.force, self.include_secrets
+            )
+        index = rendered.text_index()
+        if self.output_dir is not None:
+            omitted = [] if self.include_secrets else credential_secrets(rendered.objects)
+            options = TreeOptions(self.force, self.gitops_sync_waves)
+            write_gitops(self.output_dir, phases, options, index, omitted)
+            log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), self.output_dir)
+        else:
+            sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
+
+
+# ---------------------------------------------------------------------------- cluster
+
+
+def connect(opts: ClusterOptions) -> Cluster:
+    """A checked connection: a missing kubeconfig or an unreachable server fails here."""
+    from installer.cluster.kube import connect as kube_connect
+
+    if opts.kubeconfig is not None and not Path(opts.kubeconfig).is_file():
+        raise UsageError(f"--kubeconfig {opts.kubeconfig}: no such file")
+    return kube_connect(opts.kubeconfig, opts.context)
+
+
+def require_prerequisites(cluster: Cluster, resolved: Parameters) -> None:
+    from installer.cluster.prerequisites import missing_prerequisites
+
+    missing = missing_prerequisites(cluster, resolved)
+    if missing:
+        raise PrerequisiteError(f"{resolved.mode} needs: {'; '.join(missing)} (or pass --skip-checks)")
+
+
+def params_digest(resolved: Parameters) -> str:
+    return jsonio.digest(resolved.nested(masked=False))[:16]
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """How ``installer deploy`` applies (its command's options)."""
+
+    skip_checks: bool = False
+    dry_run: bool = False
+    force_conflicts: bool = False
+    wait: bool = False
+    wait_timeout: float = 300.0
+    concurrency: int = 4
+    quiet: bool = False
+
+
+def deploy_install(install: Install, cluster_opts: ClusterOptions, request: DeployRequest) -> ChangeSet:
+    """Connect, check prerequisites, render, deploy: shared by `deploy` and the hubctl hook."""
+    from installer.cluster.deploy import DeployOptions, deploy
+    from installer.cluster.progress import for_terminal
+
+    cluster = connect(cluster_opts)  # before rendering: a cluster that cannot be reached fails fast
+    if not request.skip_checks:
+        require_prerequisites(cluster, install.params)
+    rendered = render_install(install)
+    resolved = install.params
+    opts = DeployOptions(
+        instance=resolved.namespace,
+        version=resolved.version,
+        mode=resolved.mode,
+        params_digest=params_digest(resolved),
+        dry_run=request.dry_run,
+        force_conflicts=request.force_conflicts,
+        wait=request.wait,
+        timeout=request.wait_timeout,
+        concurrency=request.concurrency,
+    )
+    with for_terminal(request.quiet) as progress:
+        return deploy(cluster, rendered.phases, resolved.namespace, opts, progress)
+
+
+def diff_install(install: Install, cluster_opts: ClusterOptions) -> list[ObjectDiff]:
+    from installer.cluster.deploy import diff
+
+    cluster = connect(cluster_opts)
+    rendered = render_install(install)
+    namespace = install.params.namespace
+    return diff(cluster, rendered.phases, namespace, namespace)
+
+
+@dataclass(frozen=True)
+class UndeployRequest:
+    """How ``installer undeploy`` deletes (its command's options)."""
+
+    namespace: str | None = None
+    force: bool = False
+    quiet: bool = False
+
+
+def undeploy_install(namespace: str, cluster_opts: ClusterOptions, force: bool, quiet: bool) -> list[str]:
+    from installer.cluster.deploy import undeploy
+    from installer.cluster.progress import for_terminal
+
+    with for_terminal(quiet) as progress:
+        return undeploy(connect(cluster_opts), namespace, force=force, progress=progress)
+
+
+# ---------------------------------------------------------------------------- example
+
+
+def example(install: Install, namespace: str) -> Obj:
+    """The example InferenceService for ``namespace``, validated against this version's CRD."""
+    from installer.example import inference_service, validate_example
+
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace) or len(namespace) > 63:
+        raise UsageError(f"--namespace {namespace!r} is not a DNS-1123 label")
+    built = prebuild_kserve(install, force=False)
+    obj = inference_service(namespace, install.params)
+    validate_example(obj, built.phases.get("crds") or [])
+    return obj
