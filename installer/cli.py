@@ -157,10 +157,19 @@ def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_o
 @click.option(
     "-o",
     "--output",
+    "output_format",
+    default="yaml",
+    show_default=True,
+    metavar="yaml|json",
+    help="Format on stdout: multi-document YAML, or JSON (one v1 List).",
+)
+@click.option(
+    "--output-dir",
     "output_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write a GitOps tree (one file per object, a kustomization per phase) instead of stdout.",
+    help="Write a GitOps tree (one file per object, a kustomization per phase) instead of stdout "
+    "(parents are created).",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
 @click.option(
@@ -187,7 +196,7 @@ def render_cmd(
     fetch_opts: FetchOptions,
     **options: Any,
 ) -> None:
-    """Render the install: multi-document YAML on stdout in apply order, or a GitOps tree with -o."""
+    """Render the install: YAML (or -o json) on stdout in apply order, or a GitOps tree with --output-dir."""
     sink = operations.RenderSink(**options)
     sink.check()
     install = prepare(ctx.lock, params_opts, fetch_opts)

@@ -22,6 +22,11 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+def dumps_indented(obj: Any) -> str:
+    """Two-space indented JSON in the object's own key order, for people and ``jq``."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+
+
 def digest(obj: Any, salt: str = "") -> str:
     """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests.
 

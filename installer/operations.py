@@ -26,9 +26,9 @@ from installer.parameters import Parameters
 from installer.phases import PHASES
 from installer.prebuild import Built
 from installer.render import Rendered
-from installer.sinks.gitops import TreeOptions, write_gitops, write_kustomization
+from installer.sinks.gitops import TreeOptions, with_sync_wave, write_gitops, write_kustomization
 from installer.sinks.output import check_target
-from installer.sinks.render import credential_secrets, to_yaml, without_secrets
+from installer.sinks.render import credential_secrets, to_json_list, to_yaml, without_secrets
 from installer.sources import FetchedAsset
 from installer.validate import KUBERNETES_VERSION
 
@@ -57,10 +57,14 @@ def prebuild_kserve(install: Install, force: bool) -> Built:
 # ---------------------------------------------------------------------------- render sinks
 
 
+OUTPUT_FORMATS = ("yaml", "json")
+
+
 @dataclass(frozen=True)
 class RenderSink:
     """Where ``installer render`` writes: stdout, a GitOps tree, the evaluated kustomization."""
 
+    output_format: str = "yaml"
     output_dir: Path | None = None
     force: bool = False
     gitops_sync_waves: bool = False
@@ -70,6 +74,11 @@ class RenderSink:
 
     def check(self) -> None:
         """Refuse bad targets before anything is fetched (exit 2)."""
+        if self.output_format not in OUTPUT_FORMATS:
+            raise UsageError(
+                f"-o {self.output_format}: not an output format (yaml or json); "
+                f"to write a GitOps tree use --output-dir {self.output_format}"
+            )
         for target, what in (
             (self.output_dir, "output directory"),
             (self.emit_dir, "kustomization directory"),
@@ -92,8 +101,16 @@ class RenderSink:
             options = TreeOptions(self.force, self.gitops_sync_waves)
             write_gitops(self.output_dir, phases, options, index, omitted)
             log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), self.output_dir)
+            return
+        objs = [
+            with_sync_wave(o, wave) if self.gitops_sync_waves else o
+            for wave, p in enumerate(PHASES)
+            for o in phases[p]
+        ]
+        if self.output_format == "json":
+            sys.stdout.write(to_json_list(objs))
         else:
-            sys.stdout.write(to_yaml((o for p in PHASES for o in phases[p]), index))
+            sys.stdout.write(to_yaml(objs, index))
 
 
 # ---------------------------------------------------------------------------- cluster

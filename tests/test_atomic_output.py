@@ -1,4 +1,4 @@
-"""An interrupted `render -o` leaves the old tree or the new one, never a mix."""
+"""An interrupted `render --output-dir` leaves the old tree or the new one, never a mix."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def render_cmd(out: Path, upstream: Path, namespace: str) -> list[str]:
         "v0.15.2",
         "--set",
         f"kserve.namespace={namespace}",
-        "-o",
+        "--output-dir",
         str(out),
         "--force",
     ]

@@ -289,10 +289,12 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
         _const("escapes the mirror"),
     ),
     # -- output
-    Case("output", "-o names a file", lambda c: [], 2, _const("not a directory"), _write("out", b"x")),
+    Case(
+        "output", "--output-dir names a file", lambda c: [], 2, _const("not a directory"), _write("out", b"x")
+    ),
     Case(
         "output",
-        "-o names a non-empty directory",
+        "--output-dir names a non-empty directory",
         lambda c: [],
         2,
         _const("not empty"),
@@ -300,8 +302,8 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
     ),
     Case(
         "output",
-        "-o in an unwritable place",
-        lambda c: ["-o", "/proc/kserve-installer-out"],
+        "--output-dir in an unwritable place",
+        lambda c: ["--output-dir", "/proc/kserve-installer-out"],
         2,
         _const("cannot write"),
     ),
@@ -406,7 +408,7 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
         if args and args[0] in ("deploy", "diff"):
             command, rest = args[0], args[1:]
         else:
-            command, rest = "render", ["-o", str(out), *args]
+            command, rest = "render", ["--output-dir", str(out), *args]
         if "--mirror" not in rest:
             rest += ["--mirror", str(upstream)]
         env = {

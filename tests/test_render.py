@@ -272,7 +272,7 @@ def test_cli_gitops_tree_builds_to_stdout_render(tmp_path: Path, upstream: Path)
         "v0.15.2",
         "--mirror",
         str(upstream),
-        "-o",
+        "--output-dir",
         str(tmp_path / "gitops"),
         "--gitops-sync-waves",
         env=env,
@@ -299,7 +299,14 @@ def test_cli_gitops_tree_builds_to_stdout_render(tmp_path: Path, upstream: Path)
     # A second write needs --force; the tree is left as it was.
     before = sorted(str(p) for p in (tmp_path / "gitops").rglob("*"))
     again = run_cli(
-        "render", "--version", "v0.15.2", "--mirror", str(upstream), "-o", str(tmp_path / "gitops"), env=env
+        "render",
+        "--version",
+        "v0.15.2",
+        "--mirror",
+        str(upstream),
+        "--output-dir",
+        str(tmp_path / "gitops"),
+        env=env,
     )
     assert again.code == 2 and "not empty" in again.stderr
     assert sorted(str(p) for p in (tmp_path / "gitops").rglob("*")) == before
@@ -312,7 +319,7 @@ def test_output_to_a_file_is_refused(tmp_path: Path, upstream: Path) -> None:
         "render",
         "--mirror",
         str(upstream),
-        "-o",
+        "--output-dir",
         str(target),
         env={"INSTALLER_CACHE_DIR": str(tmp_path / "c"), "INSTALLER_BUILD_DIR": str(tmp_path / "b")},
     )

@@ -53,7 +53,7 @@ def test_no_command_leaks_the_credentials(secret_env: dict[str, str], tmp_path: 
         [
             "render",
             *common,
-            "-o",
+            "--output-dir",
             str(tmp_path / "gitops"),
             "--emit-kustomization",
             str(tmp_path / "emitted"),
@@ -116,7 +116,7 @@ def test_gitops_trees_name_the_secrets_they_leave_out(
         str(upstream),
         "--set",
         "modelNamespaces=models,team-b",
-        "-o",
+        "--output-dir",
         str(tmp_path / "gitops"),
         "--emit-kustomization",
         str(tmp_path / "kust"),

@@ -17,17 +17,21 @@ from installer.errors import OutputError
 
 
 def check_target(path: Path, force: bool, what: str) -> None:
+    """Refuse a target that cannot be written, before anything is fetched or written. Missing
+    parents are fine (they are created with the tree, as ``mkdir -p``), unless one is a file."""
     if path.exists() and not path.is_dir():
         raise OutputError(f"{what} {path}: exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise OutputError(f"{what} {path}: directory is not empty (pass --force to replace it)")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise OutputError(f"{what} {path}: parent directory {parent} does not exist")
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{what} {path}: {ancestor} is a file, not a directory")
     try:  # a real probe: permission bits say little to root, and nothing of /proc or a read-only mount
-        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.probe-"))
+        os.rmdir(tempfile.mkdtemp(dir=ancestor, prefix=f".{path.name}.probe-"))
     except OSError as exc:
-        raise OutputError(f"{what} {path}: cannot write to {parent}: {exc.strerror}") from None
+        raise OutputError(f"{what} {path}: cannot write to {ancestor}: {exc.strerror}") from None
 
 
 def write_atomically(path: Path, fill: Callable[[Path], None], force: bool, what: str) -> None:

@@ -26,6 +26,13 @@ def to_yaml(objs: Iterable[Obj], index: TextIndex | None = None) -> str:
     return "".join("---\n" + idx.dump(o) for o in objs)
 
 
+def to_json_list(objs: Iterable[Obj]) -> str:
+    """The objects as one ``v1`` ``List`` (what ``kubectl get -o json`` prints for many), indented."""
+    from installer import jsonio
+
+    return jsonio.dumps_indented({"apiVersion": "v1", "kind": "List", "items": list(objs)}) + "\n"
+
+
 def credential_secrets(objs: Iterable[Obj]) -> list[Obj]:
     """Secrets that carry values (data or stringData): left out of output unless asked for."""
     return [o for o in objs if o.get("kind") == "Secret" and (o.get("data") or o.get("stringData"))]
