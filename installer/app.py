@@ -8,13 +8,14 @@ and no side effects. :func:`render_install` then runs the rest of the pipeline.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from installer import credentials as credentials_module
 from installer import params as params_module
-from installer.components import mode_of, selected
+from installer.components import mode_of, selected, unused_parameters
 from installer.components.base import BuildContext, Component
 from installer.components.model_namespaces import own_credential_files
 from installer.credentials import Credentials
@@ -24,6 +25,8 @@ from installer.parameters import Parameters
 from installer.params import ParameterOptions
 from installer.render import Rendered, Validation, render_selected
 from installer.sources import FetchSettings, check_mirror
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,30 @@ class Install:
     settings: FetchSettings
 
 
-def resolve_parameters(lock: Lock, options: ParameterOptions, env: Mapping[str, str]) -> Parameters:
-    """Merged, validated parameters whose every component accepts them (exit 2 otherwise)."""
-    resolved = params_module.resolve(lock, options, env)
+def resolve_parameters(
+    lock: Lock,
+    options: ParameterOptions,
+    env: Mapping[str, str],
+    more_checks: Callable[[Parameters], None] = lambda _: None,
+) -> Parameters:
+    """Merged, validated parameters whose every component accepts them (exit 2 otherwise);
+    ``more_checks`` run with them, before the set is remembered as valid."""
+
+    def checks(resolved: Parameters) -> None:
+        _check_parameters(resolved)
+        more_checks(resolved)
+
+    resolved = params_module.resolve(lock, options, env, checks)
+    for warning in unused_parameters(resolved):
+        log.warning("%s", warning)
+    return resolved
+
+
+def _check_parameters(resolved: Parameters) -> None:
+    """What the mode and its components refuse, before anything is fetched or written."""
     require_overlay(resolved, mode_of(resolved).overlay)
     for part in selected(resolved):
         part.check(resolved)
-    return resolved
 
 
 def read_credentials(
@@ -87,11 +107,12 @@ def prepare(
 ) -> Install:
     """The parameter stage: nothing is fetched or written here."""
     environ = os.environ if env is None else env
-    resolved = resolve_parameters(lock, options, environ)
-    parts = selected(resolved)
-    creds = read_credentials(resolved, parts, environ)
+    found: list[Credentials] = []
     settings = (fetch or FetchOptions()).settings(options.allow_unpinned)
-    return Install(resolved, parts, creds, lock, settings)
+    resolved = resolve_parameters(
+        lock, options, environ, lambda p: found.append(read_credentials(p, selected(p), environ))
+    )
+    return Install(resolved, selected(resolved), found[0], lock, settings)
 
 
 def render_install(install: Install, validation: Validation | None = None) -> Rendered:

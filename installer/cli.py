@@ -59,7 +59,14 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, "--version", prog_name="installer", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _param, value: _print_version(ctx) if value else None,
+    help="Show the installer's version and the KServe versions it pins, and exit.",
+)
 @click.option(
     "--lock",
     "lock_path",
@@ -79,6 +86,24 @@ def cli(click_ctx: click.Context, lock_path: Path | None, quiet: bool, verbose: 
     """
     _setup_logging(quiet, verbose)
     click_ctx.obj = _Context(lock_path or locations.default_lock_path())
+
+
+def _print_version(click_ctx: click.Context) -> None:
+    """``installer --version``: the tool, and what it can install (the lock's versions)."""
+    click.echo(f"installer {__version__}")
+    try:
+        lock = load_lock(locations.default_lock_path())
+    except InstallerError as exc:
+        click.echo(f"pinned versions unknown: {exc.message}")
+    else:
+        for component in sorted(lock.components):
+            pinned = ", ".join(lock.versions(component))
+            try:
+                default = f" (default {lock.default_version(component)})"
+            except InstallerError:
+                default = ""
+            click.echo(f"{component}: {pinned}{default}")
+    click_ctx.exit()
 
 
 def _quiet(command_flag: bool) -> bool:
@@ -111,11 +136,20 @@ def params_cmd(ctx: _Context, output: str, params_opts: ParameterOptions) -> Non
         click.echo(yamlio.dump(nested), nl=False)
 
 
+def _yaml_scalar(value: Any) -> str:
+    """A default as YAML and hub-component.yaml write it: ``true``/``false``, lists as a,b."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def _param_help() -> str:
     lines = []
     for key, leaf in params.leaves().items():
         env = f" [{leaf.env}]" if leaf.env else ""
-        default = "" if leaf.default in (None, []) else f" (default {leaf.default})"
+        default = "" if leaf.default in (None, []) else f" (default {_yaml_scalar(leaf.default)})"
         lines.append(f"  {key}{env}: {leaf.brief}{default}")
     return "\n".join(lines)
 
@@ -203,6 +237,35 @@ def render_cmd(
     sink.write(render_install(install, Validation(sink.kube_version)))
 
 
+def _dry_run(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bool:
+    """kubectl's ``--dry-run=server|none``; ``client`` has no meaning for a server-side apply."""
+    if value in (None, "none"):
+        return False
+    if value == "server":
+        return True
+    if value == "client":
+        raise click.BadParameter(
+            "client has no meaning here: what the API server accepts (webhooks, schemas, conflicts) is "
+            "decided by the server; use --dry-run=server"
+        )
+    raise click.BadParameter(f"{value!r} is not one of server, none")
+
+
+def dry_run_option(func: F) -> F:
+    option = click.option(
+        "--dry-run",
+        "dry_run",
+        flag_value="server",
+        default=None,
+        is_flag=False,
+        metavar="server|none",
+        callback=_dry_run,
+        help="Server-side dry run: the API server validates everything, nothing changes "
+        "(--dry-run alone means server).",
+    )
+    return option(func)
+
+
 @cli.command("deploy")
 @parameter_options
 @fetch_options
@@ -213,7 +276,7 @@ def render_cmd(
     envvar="INSTALLER_SKIP_CHECKS",
     help="Do not check prerequisites (cert-manager; Knative and Istio for Serverless).",
 )
-@click.option("--dry-run", is_flag=True, help="Server-side dry run: validate everything, change nothing.")
+@dry_run_option
 @click.option("--force-conflicts", is_flag=True, help="Take ownership of fields another field manager set.")
 @click.option(
     "--wait/--no-wait", default=False, show_default=True, help="Wait for the controllers to be ready."
@@ -240,23 +303,25 @@ def deploy_cmd(
     params_opts: ParameterOptions,
     fetch_opts: FetchOptions,
     cluster_opts: ClusterOptions,
-    quiet: bool,
     **options: Any,
 ) -> None:
     """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
-    install = prepare(ctx.lock, params_opts, fetch_opts)
-    request = operations.DeployRequest(**options, quiet=_quiet(quiet))
+    install = prepare(ctx.lock, cluster_opts.parameters(params_opts), fetch_opts)
+    request = operations.DeployRequest(**{**options, "quiet": _quiet(options["quiet"])})
     changes = operations.deploy_install(install, cluster_opts, request)
     click.echo(("dry run: " if request.dry_run else "") + changes.summary())
 
 
 @cli.command("check")
 @parameter_options
+@fetch_options
 @cluster_options
 @_pass
-def check_cmd(ctx: _Context, params_opts: ParameterOptions, cluster_opts: ClusterOptions) -> None:
+def check_cmd(
+    ctx: _Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
+) -> None:
     """Check the prerequisites of the chosen mode on the cluster; exit 1 listing what is missing."""
-    resolved = resolve_parameters(ctx.lock, params_opts, os.environ)
+    resolved = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ)
     operations.require_prerequisites(operations.connect(cluster_opts), resolved)
     click.echo(f"prerequisites of {resolved.mode}: all present")
 
@@ -314,8 +379,16 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
 def diff_cmd(
     ctx: _Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
 ) -> None:
-    """Show what deploy would create, change (field by field) or prune. Exit 1 if anything would change."""
-    changes = operations.diff_install(prepare(ctx.lock, params_opts, fetch_opts), cluster_opts)
+    """Show what deploy would create, change (field by field) or prune.
+
+    Exit codes as kubectl diff's: 0 nothing would change, 1 something would, 2 an error.
+    """
+    try:
+        install = prepare(ctx.lock, cluster_opts.parameters(params_opts), fetch_opts)
+        changes = operations.diff_install(install, cluster_opts)
+    except InstallerError as exc:
+        exc.exit_code = max(exc.exit_code, EXIT_USAGE)  # 1 means "differs" here, as in kubectl diff
+        raise
     for d in changes:
         click.echo(f"{d.action:7s} {d.ref}" + (f": {', '.join(d.fields)}" if d.fields else ""))
     click.echo(f"{len(changes)} objects would change")
@@ -324,8 +397,8 @@ def diff_cmd(
 
 
 @cli.command("undeploy")
-@click.option("--namespace", "namespace", default=None, help="Install namespace (default: kserve.namespace).")
 @parameter_options
+@fetch_options
 @cluster_options
 @click.option(
     "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
@@ -333,18 +406,26 @@ def diff_cmd(
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @_pass
 def undeploy_cmd(
-    ctx: _Context, params_opts: ParameterOptions, cluster_opts: ClusterOptions, **options: Any
+    ctx: _Context,
+    params_opts: ParameterOptions,
+    fetch_opts: FetchOptions,
+    cluster_opts: ClusterOptions,
+    **options: Any,
 ) -> None:
-    """Delete what deploy recorded in its inventory: custom resources first, CRDs last."""
+    """Delete what deploy recorded in its inventory: custom resources first, CRDs last.
+
+    Accepts deploy's parameter and fetch flags, so a script can pass the same ones; only the
+    namespace (-n, or kserve.namespace) matters.
+    """
     request = operations.UndeployRequest(**options)
-    ns = request.namespace or resolve_parameters(ctx.lock, params_opts, os.environ).namespace
+    ns = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ).namespace
     deleted = operations.undeploy_install(ns, cluster_opts, request.force, _quiet(request.quiet))
     click.echo(f"deleted {len(deleted)} objects")
 
 
 @cli.command("status")
-@click.option("--namespace", "namespace", default=None, help="Install namespace (default: kserve.namespace).")
 @parameter_options
+@fetch_options
 @cluster_options
 @click.option(
     "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -352,9 +433,9 @@ def undeploy_cmd(
 @_pass
 def status_cmd(
     ctx: _Context,
-    namespace: str | None,
     output: str,
     params_opts: ParameterOptions,
+    fetch_opts: FetchOptions,
     cluster_opts: ClusterOptions,
 ) -> None:
     """Installed version, mode, parameters digest, objects, and readiness of controllers and webhooks.
@@ -363,7 +444,7 @@ def status_cmd(
     """
     from installer.cluster.status import status
 
-    ns = namespace or resolve_parameters(ctx.lock, params_opts, os.environ).namespace
+    ns = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ).namespace
     result = status(operations.connect(cluster_opts), ns)
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -455,9 +536,25 @@ def _fail(message: str, code: int, debug: bool) -> None:
     sys.exit(code)
 
 
+GLOBAL_FLAGS = frozenset({"--debug", "-q", "--quiet", "-v", "--verbose"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``installer render --debug`` means ``installer --debug render``: the global flags are
+    accepted anywhere, as kubectl's are. They take no value, so moving them is safe (a command's
+    own ``-q`` and the global one mean the same)."""
+    flags = [a for a in args if a in GLOBAL_FLAGS]
+    rest = [a for a in args if a not in GLOBAL_FLAGS]
+    if "--" in args:  # nothing after "--" is an option
+        cut = args.index("--")
+        flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+        rest = [a for a in args[:cut] if a not in GLOBAL_FLAGS] + args[cut:]
+    return flags + rest
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turn every error into one line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("INSTALLER_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="installer", standalone_mode=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,10 +23,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    """Which cluster to talk to (kubectl's flags)."""
+    """Which cluster to talk to, and the install's namespace there (kubectl's flags)."""
 
     kubeconfig: Path | None = None
     context: str | None = None
+    namespace: str | None = None
+
+    def parameters(self, options: ParameterOptions) -> ParameterOptions:
+        """``-n NS`` is ``kserve.namespace=NS`` with a flag's precedence."""
+        return replace(options, namespace=self.namespace) if self.namespace else options
 
 
 def _stack(func: F, decorators: Sequence[Callable[[Any], Any]]) -> F:
@@ -121,7 +126,7 @@ def fetch_options(func: F) -> F:
 
 
 def cluster_options(func: F) -> F:
-    """kubectl's ``--kubeconfig`` and ``--context``."""
+    """kubectl's ``--kubeconfig``, ``--context`` and ``-n/--namespace``."""
     decorators = [
         click.option(
             "--kubeconfig",
@@ -131,5 +136,8 @@ def cluster_options(func: F) -> F:
             help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster).",
         ),
         click.option("--context", default=None, help="Kubeconfig context."),
+        click.option(
+            "-n", "--namespace", default=None, help="Namespace of the install (kserve.namespace, as a flag)."
+        ),
     ]
-    return _grouped(func, decorators, ("kubeconfig", "context"), ClusterOptions, "cluster_opts")
+    return _grouped(func, decorators, ("kubeconfig", "context", "namespace"), ClusterOptions, "cluster_opts")

@@ -100,7 +100,7 @@ class RenderSink:
             omitted = [] if self.include_secrets else credential_secrets(rendered.objects)
             options = TreeOptions(self.force, self.gitops_sync_waves)
             write_gitops(self.output_dir, phases, options, index, omitted)
-            log.info("wrote %d objects to %s", sum(len(v) for v in phases.values()), self.output_dir)
+            log.debug("wrote %d objects to %s", sum(len(v) for v in phases.values()), self.output_dir)
             return
         objs = [
             with_sync_wave(o, wave) if self.gitops_sync_waves else o
@@ -188,7 +188,6 @@ def diff_install(install: Install, cluster_opts: ClusterOptions) -> list[ObjectD
 class UndeployRequest:
     """How ``installer undeploy`` deletes (its command's options)."""
 
-    namespace: str | None = None
     force: bool = False
     quiet: bool = False
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,12 +100,7 @@ def load_values_file(path: Path) -> dict[str, Any]:
     """Read a values file; every defect is one ParameterError naming the file."""
     name = str(path)
     try:
-        if path.is_dir():
-            raise ParameterError(name, "is a directory, not a values file")
-        size = path.stat().st_size
-        if size > MAX_VALUES_FILE_BYTES:
-            raise ParameterError(name, f"values file is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
-        raw = path.read_bytes()
+        raw = _read_values(path, name)
     except FileNotFoundError:
         raise ParameterError(name, "values file not found") from None
     except PermissionError:
@@ -133,23 +129,56 @@ def load_values_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def flatten(data: Mapping[Any, Any], origin: str, prefix: str = "") -> dict[str, Any]:
-    """Nested or dotted mapping -> {dotted key: value}; unknown keys are errors."""
+def _read_values(path: Path, name: str) -> bytes:
+    """The bytes of a values file, or of standard input for ``-`` (kubectl's and Helm's
+    convention); never more than the size limit."""
+    if name == "-":
+        raw = sys.stdin.buffer.read(MAX_VALUES_FILE_BYTES + 1)
+        if len(raw) > MAX_VALUES_FILE_BYTES:
+            raise ParameterError(
+                "-", f"values from standard input exceed the limit of {MAX_VALUES_FILE_BYTES} bytes"
+            )
+        return raw
+    if path.is_dir():
+        raise ParameterError(name, "is a directory, not a values file")
+    size = path.stat().st_size
+    if size > MAX_VALUES_FILE_BYTES:
+        raise ParameterError(name, f"values file is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
+    return path.read_bytes()
+
+
+def flatten(data: Mapping[Any, Any], origin: str) -> dict[str, Any]:
+    """Nested or dotted mapping -> {dotted key: value}; unknown keys are errors, and so is one
+    parameter given twice in two spellings (``kserve.namespace: a`` beside ``kserve: {namespace:
+    b}``): YAML's own duplicate check cannot see that, and silently keeping one would surprise."""
     out: dict[str, Any] = {}
+    _flatten_into(data, origin, ("", ""), out, {})
+    return out
+
+
+def _flatten_into(
+    data: Mapping[Any, Any], origin: str, at: tuple[str, str], out: dict[str, Any], spelled: dict[str, str]
+) -> None:
+    """``at``: (dotted prefix, the prefix as written) of ``data``'s keys."""
     known, groups = leaves(), _groups()
+    prefix, written = at
     for raw_key, value in data.items():
         if not isinstance(raw_key, str) or not raw_key:
             raise ParameterError(f"{origin}", f"parameter names must be strings, got {_short(raw_key)}")
         key = prefix + raw_key
+        spelling = f"{written}{raw_key}" if not written else f"{written}{{{raw_key}}}"
         if key in known:
-            out[key] = value
+            if key in out:
+                raise ParameterError(
+                    key, f"given twice in {origin}: as {spelled[key]} and as {spelling}; keep one"
+                )
+            out[key], spelled[key] = value, spelling
         elif key in groups:
             if not isinstance(value, Mapping):
                 raise ParameterError(key, f"expected a mapping of parameters (in {origin})")
-            out.update(flatten(value, origin, key + "."))
+            _flatten_into(value, origin, (key + ".", f"{spelling}: "), out, spelled)
         else:
             raise ParameterError(key, f"unknown parameter (in {origin}){_suggest(key)}")
-    return out
 
 
 # ---------------------------------------------------------------- strings (env, --set)
@@ -296,23 +325,31 @@ class ParameterOptions:
     set_args: Sequence[str] = ()
     mode: str | None = None
     version: str | None = None
+    # -n/--namespace of the cluster commands: kserve.namespace, as a flag.
+    namespace: str | None = None
     # Read hubctl's environment variables (implied when HUB_COMPONENT is set).
     from_env: bool = False
     allow_unpinned: bool = False
 
 
 def resolve(
-    lock: Lock, options: ParameterOptions | None = None, env: Mapping[str, str] | None = None
+    lock: Lock,
+    options: ParameterOptions | None = None,
+    env: Mapping[str, str] | None = None,
+    checks: Callable[[Parameters], None] | None = None,
 ) -> Parameters:
-    """Merge every source by precedence, validate, and fill in the computed defaults."""
+    """Merge every source by precedence, validate, fill in the computed defaults, and run
+    ``checks`` (the components' cross-parameter rules). A parameter set is remembered as valid
+    only once all of that passed: a refused command writes nothing, not even to the cache."""
     opts = options or ParameterOptions()
     environ = env or {}
     values: dict[str, Any] = {k: leaf.default for k, leaf in leaves().items()}
     origins: dict[str, str] = {}
 
     for path in opts.values_files:
-        for key, value in flatten(load_values_file(path), str(path)).items():
-            values[key], origins[key] = value, f"values file {path}"
+        where = "standard input" if str(path) == "-" else f"values file {path}"
+        for key, value in flatten(load_values_file(path), where).items():
+            values[key], origins[key] = value, where
     if opts.from_env or "HUB_COMPONENT" in environ:
         for key, (value, origin) in from_env(environ).items():
             values[key], origins[key] = value, origin
@@ -322,6 +359,7 @@ def resolve(
     for key, flag, value in (
         ("kserve.deploymentMode", "--mode", opts.mode),
         ("kserve.version", "--version", opts.version),
+        ("kserve.namespace", "--namespace", opts.namespace),
     ):
         if value is not None:
             values[key], origins[key] = value, flag
@@ -333,8 +371,11 @@ def resolve(
         origins["kserve.version"] = "lock file default"
     _check_version(values, origins, lock, opts.allow_unpinned)
     _check_mode(values, origins)
+    resolved = Parameters(values, origins)
+    if checks is not None:
+        checks(resolved)
     passed.save()
-    return Parameters(values, origins)
+    return resolved
 
 
 def _check_version(

@@ -202,7 +202,7 @@ def build(
     if not force:
         existing = load_built(dest, expect_stamp=want)
         if existing is not None:
-            log.info("pre-built %s %s is up to date (%s)", component, version, dest)
+            log.debug("pre-built %s %s is up to date (%s)", component, version, dest)
             return existing
     parsed, notes = normalize(fetched, while_waiting)
     by_phase = split_phases(parsed)
@@ -211,7 +211,7 @@ def build(
     objs = [item.obj for item in parsed]
     meta = build_meta(component, version, want, fetched, phases, notes=notes)
     _write_tree(dest, by_phase, meta)
-    log.info("pre-built %s %s: %d objects into %s", component, version, len(objs), dest)
+    log.debug("pre-built %s %s: %d objects into %s", component, version, len(objs), dest)
     return Built(component, version, phases, notes, dest, texts)
 
 

@@ -241,14 +241,14 @@ def _verify_and_store(asset: Asset, url: str, tmp: Path, digest: str, cache: Cac
     path = cache.commit(tmp, digest)
     if by_objects and asset.objects_sha256:
         cache.link_objects(path, asset.objects_sha256)
-        log.info(
+        log.debug(
             "fetched %s (%d bytes, sha256 %s): verified by its objects (the lock pins a rebuilt copy)",
             asset.url,
             path.stat().st_size,
             digest[:12],
         )
     else:
-        log.info("fetched %s (%d bytes, sha256 %s)", asset.url, path.stat().st_size, digest[:12])
+        log.debug("fetched %s (%d bytes, sha256 %s)", asset.url, path.stat().st_size, digest[:12])
     return FetchedAsset(asset, digest, path)
 
 
@@ -287,7 +287,7 @@ def _download(asset: Asset, url: str, http: _Http, cache: Cache) -> FetchedAsset
     for attempt in range(settings.retries + 1):
         if attempt:
             delay = settings.backoff * (2 ** (attempt - 1))
-            log.info("retrying %s in %.1fs (%s)", url, delay, last)
+            log.debug("retrying %s in %.1fs (%s)", url, delay, last)
             sleep(delay)
         out, tmp = cache.temp_file()
         try:
@@ -301,7 +301,40 @@ def _download(asset: Asset, url: str, http: _Http, cache: Cache) -> FetchedAsset
     assert last is not None
     if last.partial_sha and asset.sha256:
         raise IntegrityError(url, asset.sha256, last.partial_sha, str(last))
-    raise FetchError(f"{url}: {last} (gave up after {settings.retries + 1} attempts)")
+    hint = (
+        "; offline or air-gapped? pass --mirror BASE"
+        if "://" in asset.url and settings.mirror is None
+        else ""
+    )
+    raise FetchError(f"{url}: {last} (gave up after {settings.retries + 1} attempts{hint})")
+
+
+def connection_problem(exc: BaseException, url: str) -> str:
+    """What went wrong connecting to ``url``'s host, in a few words (urllib3's own messages run
+    to hundreds of characters of nested reprs)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or url
+    where = f"{host}:{parts.port}" if parts.port else host
+    cause = root_cause(exc, 160)
+    whole = root_cause(exc, 100_000)
+    if any(
+        s in whole
+        for s in (
+            "Name or service not known",
+            "Temporary failure in name resolution",
+            "nodename nor servname",
+            "Failed to resolve",
+            "No address associated",
+        )
+    ):
+        return f"cannot resolve {host} (no DNS, or no network)"
+    if "Connection refused" in whole:
+        return f"{where} refused the connection"
+    if "Network is unreachable" in whole or "No route to host" in whole:
+        return f"no route to {where} (no network)"
+    if "SSL" in whole or "certificate" in whole.lower():
+        return f"TLS with {where} failed: {cause}"
+    return f"cannot connect to {where}: {cause}"
 
 
 def _stream(url: str, settings: FetchSettings, session: requests.Session, out: BinaryIO) -> str:
@@ -314,7 +347,7 @@ def _stream(url: str, settings: FetchSettings, session: requests.Session, out: B
     except requests.Timeout:
         raise _TransientError(f"no answer within {settings.read_timeout:g}s") from None
     except requests.ConnectionError as exc:
-        raise _TransientError(f"connection failed: {root_cause(exc)}") from None
+        raise _TransientError(connection_problem(exc, url)) from None
     with resp:
         if resp.status_code >= 500 or resp.status_code == 429:
             raise _TransientError(f"HTTP {resp.status_code}")

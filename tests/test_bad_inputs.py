@@ -228,7 +228,7 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
         "connection refused",
         lambda c: ["--mirror", f"http://127.0.0.1:{_free_port()}", "--retries", "0"],
         1,
-        _const("connection failed"),
+        _const("refused the connection"),
         fetches=True,
     ),
     Case(
@@ -375,12 +375,73 @@ CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
     ),
     Case(
         "cluster",
-        "diff against an unreachable API server",
+        "diff against an unreachable API server (an error, not a difference: exit 2 as kubectl diff)",
         lambda c: ["diff", "--kubeconfig", str(c.path("kc"))],
-        1,
+        2,
         _const("cannot reach the API server"),
         lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
     ),
+    Case(
+        "cluster",
+        "--dry-run=client (what the server accepts only the server can say)",
+        lambda c: ["deploy", "--dry-run=client", "--kubeconfig", str(c.path("kc"))],
+        2,
+        _const("client has no meaning here"),
+        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+    ),
+    Case(
+        "cluster",
+        "-n that is no namespace name",
+        lambda c: ["deploy", "-n", "Not_A_Namespace", "--kubeconfig", str(c.path("kc"))],
+        2,
+        _const("kserve.namespace: 'Not_A_Namespace' is not a DNS-1123 label"),
+        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+    ),
+    # -- combinations that cannot work: refused in the parameter stage, before any fetch or write
+    Case(
+        "parameters",
+        "ModelMesh quickstart beside external etcd endpoints",
+        lambda c: [
+            "--mode",
+            "ModelMesh",
+            "--set",
+            "modelmesh.quickstart=true",
+            "--set",
+            "modelmesh.etcd.endpoints=http://etcd.db:2379",
+        ],
+        2,
+        _const("modelmesh.etcd.endpoints: cannot be combined with modelmesh.quickstart"),
+    ),
+    Case(
+        "parameters",
+        "ModelMesh user namespaces with a namespace-scoped controller",
+        lambda c: [
+            "--mode",
+            "ModelMesh",
+            "--set",
+            "modelmesh.scope=namespace",
+            "--set",
+            "modelmesh.userNamespaces=team-a",
+        ],
+        2,
+        _const("modelmesh.userNamespaces: needs modelmesh.scope=cluster"),
+    ),
+    Case(
+        "parameters",
+        "namespace-scoped runtimes without model namespaces (nothing would serve)",
+        lambda c: ["--set", "runtimes.scope=namespace"],
+        2,
+        _const("runtimes.scope"),
+    ),
+    Case(
+        "values files",
+        "one parameter in two spellings",
+        lambda c: ["-f", str(c.path("two.yaml"))],
+        2,
+        _const("kserve.namespace: given twice"),
+        _write("two.yaml", b"kserve.namespace: a\nkserve:\n  namespace: b\n"),
+    ),
+    Case("output", "-o that is no format", lambda c: ["-o", "tree"], 2, _const("--output-dir tree")),
 ]
 
 
@@ -447,6 +508,7 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
             assert not (c.path("cache") / "sha256").exists()
         if case.kind == "parameters" or case.kind == "values files":
             assert not c.path("built").exists()
+            assert not c.path("cache").exists(), "a refused parameter set writes nothing, not even a cache"
 
 
 def test_catalogue_size() -> None:

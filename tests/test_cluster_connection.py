@@ -24,7 +24,8 @@ def test_kubeconfig_without_contexts(tmp_path: Path, upstream: Path) -> None:
     cfg = tmp_path / "kubeconfig"
     cfg.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
     res = run_cli("diff", "--mirror", str(upstream), "--kubeconfig", str(cfg), env=_env(tmp_path))
-    assert res.code == 1 and res.stderr.strip().startswith("error: no usable kubeconfig"), res.stderr
+    # diff's errors exit 2 (1 means "something would change", as with kubectl diff)
+    assert res.code == 2 and res.stderr.strip().startswith("error: no usable kubeconfig"), res.stderr
     assert res.stderr.count("\n") == 1
 
 

@@ -18,6 +18,7 @@ from installer.sources import (
     Cache,
     FetchSettings,
     assets_for,
+    connection_problem,
     fetch_all,
     fetch_asset,
     mirrored,
@@ -176,7 +177,9 @@ def test_connection_refused_is_retried_then_reported(cache: Cache, small_asset: 
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens on that port now
-    with pytest.raises(FetchError, match=r"connection failed.*gave up after 2 attempts"):
+    with pytest.raises(
+        FetchError, match=rf"127.0.0.1:{port} refused the connection \(gave up after 2 attempts\)"
+    ):
         fetch_asset(small_asset, fast(f"http://127.0.0.1:{port}", retries=1), cache)
 
 
@@ -271,3 +274,24 @@ def test_unpinned_fetch_prints_the_digest_to_pin(
         got = fetch_asset(loose, settings, cache)
     assert got.sha256 == small_asset.sha256
     assert f"{URL}#sha256={small_asset.sha256}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "Failed to resolve 'github.com' ([Errno -2] Name or service not known)",
+            "cannot resolve github.com",
+        ),
+        ("[Errno 111] Connection refused", "github.com refused the connection"),
+        ("[Errno 101] Network is unreachable", "no route to github.com"),
+        ("SSLError: certificate verify failed", "TLS with github.com failed"),
+    ],
+)
+def test_connection_problems_are_a_few_words(text: str, problem: str) -> None:
+    """urllib3 nests reprs hundreds of characters long; the message names host and problem."""
+    long = OSError(
+        f"HTTPSConnectionPool(host='github.com', port=443): Max retries exceeded ({text})" + "x" * 400
+    )
+    said = connection_problem(long, "https://github.com/kserve/kserve/releases/download/v0.14.0/kserve.yaml")
+    assert said.startswith(problem) and len(said) < 250

@@ -26,20 +26,37 @@ MODEL_NAMESPACES: Final = ModelNamespaces()
 class Mode:
     """``overlay``: the directory under ``overlays/``; ``components``: what it installs;
     ``annotations``: what an InferenceService carries to be served by this mode
-    (``installer example``)."""
+    (``installer example``); ``no_effect``: parameters (a key, or a group ending in ``.``) that
+    change nothing in this mode, with why, so that setting one is said rather than ignored."""
 
     overlay: str
     components: tuple[Component, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    no_effect: Mapping[str, str] = field(default_factory=dict)
 
 
+KNATIVE_ONLY = "only Serverless uses it (Knative's gateways)"
+MODELMESH_ONLY = "only ModelMesh mode installs ModelMesh Serving"
 MODES: Final = {
-    "RawDeployment": Mode("rawdeployment", (KSERVE, MODEL_NAMESPACES)),
-    "Serverless": Mode("serverless", (KSERVE, MODEL_NAMESPACES)),
+    "RawDeployment": Mode(
+        "rawdeployment",
+        (KSERVE, MODEL_NAMESPACES),
+        no_effect={"knative.": KNATIVE_ONLY, "istio.": KNATIVE_ONLY, "modelmesh.": MODELMESH_ONLY},
+    ),
+    "Serverless": Mode(
+        "serverless",
+        (KSERVE, MODEL_NAMESPACES),
+        no_effect={
+            "ingress.class": "Knative serves Serverless InferenceServices; it only reaches those that "
+            "ask for RawDeployment by annotation",
+            "modelmesh.": MODELMESH_ONLY,
+        },
+    ),
     "ModelMesh": Mode(
         "modelmesh",
         (KSERVE, MODEL_NAMESPACES, MODELMESH),
         {"serving.kserve.io/deploymentMode": "ModelMesh"},
+        no_effect={"knative.": KNATIVE_ONLY, "istio.": KNATIVE_ONLY},
     ),
 }
 BY_NAME: Final[dict[str, Component]] = {c.name: c for c in (KSERVE, MODELMESH)}
@@ -47,6 +64,16 @@ BY_NAME: Final[dict[str, Component]] = {c.name: c for c in (KSERVE, MODELMESH)}
 
 def mode_of(params: Parameters) -> Mode:
     return MODES[params.canonical_mode]
+
+
+def unused_parameters(params: Parameters) -> list[str]:
+    """Warnings for parameters set (not defaulted) that have no effect in the chosen mode."""
+    out: list[str] = []
+    for key, origin in params.origins.items():
+        for prefix, why in mode_of(params).no_effect.items():
+            if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+                out.append(f"{key} has no effect in {params.mode} mode: {why} (from {origin})")
+    return out
 
 
 def selected(params: Parameters) -> tuple[Component, ...]:

@@ -207,7 +207,19 @@ class ModelNamespaces:
     name = "model-namespaces"
 
     def check(self, params: Parameters) -> None:
-        model_namespaces(params)  # duplicate names are refused here, before anything is fetched
+        namespaces = model_namespaces(params)  # duplicate names are refused here, before any fetch
+        if params["runtimes.scope"] == "namespace" and not namespaces:
+            raise ParameterError(
+                "runtimes.scope",
+                "namespace puts the serving runtimes into the model namespaces, and modelNamespaces is "
+                "empty: no runtime would be installed; list modelNamespaces or use runtimes.scope=cluster",
+            )
+        if not namespaces and "bucket.verifySsl" in params.origins:
+            log.warning(
+                "bucket.verifySsl has no effect without modelNamespaces: it annotates their S3 Secrets "
+                "(from %s)",
+                params.origins["bucket.verifySsl"],
+            )
 
     def credentials(self, params: Parameters) -> frozenset[str]:
         return frozenset({"s3"}) if params["modelNamespaces"] else frozenset()

@@ -145,7 +145,7 @@ def build(
     files[OBJECTS_FILE] = jsonio.dumps(parts)
     meta_out = build_meta(COMPONENT, version, want, fetched, parts, namespace=namespace)
     write_tree(dest, files, meta_out)
-    log.info("pre-built %s %s for namespace %s into %s", COMPONENT, version, namespace, dest)
+    log.debug("pre-built %s %s for namespace %s into %s", COMPONENT, version, namespace, dest)
     return BuiltModelMesh(version, namespace, parts, dest)
 
 
