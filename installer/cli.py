@@ -30,7 +30,7 @@ from installer.lock import Lock, load_lock, save_lock
 from installer.params import ParameterOptions
 from installer.phases import PHASES
 from installer.render import Validation
-from installer.validate import KUBERNETES_VERSION
+from installer.validate import KUBERNETES_VERSION, parse_kubernetes_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("installer")
@@ -221,7 +221,8 @@ def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_o
     "--kube-version",
     default=KUBERNETES_VERSION,
     show_default=True,
-    help="Kubernetes version whose schemas validate core objects.",
+    callback=lambda _ctx, _param, value: parse_kubernetes_version(value),
+    help="Kubernetes version whose schemas validate core objects (any that kubernetes-validate ships).",
 )
 @_pass
 def render_cmd(

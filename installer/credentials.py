@@ -13,10 +13,11 @@ from pathlib import Path
 
 from installer.errors import ParameterError
 
+# Names of environment variables and file keys, not values.
 ACCESS_KEY = "AWS_ACCESS_KEY_ID"
-SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+SECRET_KEY = "AWS_SECRET_ACCESS_KEY"  # noqa: S105
 ETCD_USER = "ETCD_USERID"
-ETCD_PASSWORD = "ETCD_PASSWORD"
+ETCD_PASSWORD = "ETCD_PASSWORD"  # noqa: S105
 MAX_FILE_BYTES = 64 * 1024
 
 

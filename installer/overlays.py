@@ -8,6 +8,7 @@ kustomization, a mode declares the ``inferenceservice-config`` keys it sets in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
@@ -46,7 +47,8 @@ def _environment(base: Path) -> Any:
         loader=jinja2.FileSystemLoader(str(base)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,
+        # The templates write YAML, not HTML: escaping would corrupt values (tojson quotes them).
+        autoescape=False,  # noqa: S701
         bytecode_cache=bytecode,
     )
 
@@ -90,9 +92,11 @@ def render_overlay(params: Parameters, name: str, root: Path | None = None) -> O
     memo = locations.cache_dir() / "overlays" / f"{jsonio.digest([sources, ctx])}.json"
     try:
         files: dict[str, str] = jsonio.loads(memo.read_bytes())
+        _touch(memo)
     except (OSError, ValueError):
         files = _render_files(name, base, sources, ctx)
         _save(memo, files)
+        _prune(memo.parent)
     config_text = files.get(CONFIG_FILE, "")
     config = (yamlio.load(config_text) if config_text else None) or {}
     if not isinstance(config, dict):
@@ -112,6 +116,27 @@ def _render_files(name: str, base: Path, sources: dict[str, str], ctx: dict[str,
             rel = rel[:-3]
         files[rel] = text
     return files
+
+
+MAX_MEMOS = 256
+
+
+def _touch(path: Path) -> None:
+    """Mark a memo as used, so that pruning drops the least recently used ones."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _prune(directory: Path) -> None:
+    """Keep the ``MAX_MEMOS`` most recently used memos (one per parameter set ever rendered
+    would grow without end). A memo another process removes meanwhile is simply rendered again."""
+    try:
+        memos = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    for old in memos[:-MAX_MEMOS]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _save(path: Path, files: dict[str, str]) -> None:

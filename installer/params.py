@@ -112,7 +112,7 @@ def load_values_file(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ParameterError(name, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.load(text, Loader=_ValuesLoader)
+        data = yaml.load(text, Loader=_ValuesLoader)  # noqa: S506 (a SafeLoader refusing duplicates)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}: " if mark else ""

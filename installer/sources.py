@@ -298,7 +298,8 @@ def _download(asset: Asset, url: str, http: _Http, cache: Cache) -> FetchedAsset
             last = exc
         finally:
             tmp.unlink(missing_ok=True)
-    assert last is not None
+    if last is None:  # retries >= 0 means at least one attempt, which sets it or returns
+        raise FetchError(f"{url}: no attempt was made")
     if last.partial_sha and asset.sha256:
         raise IntegrityError(url, asset.sha256, last.partial_sha, str(last))
     hint = (

@@ -15,6 +15,7 @@ directory and only new or changed objects are checked.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from installer import __version__, jsonio, objects
-from installer.errors import ValidationError
+from installer.errors import UsageError, ValidationError
 from installer.objects import Obj
 from installer.passcache import PassCache
 
@@ -43,6 +44,46 @@ def _digest(obj: Obj, salt: str) -> str:
     return jsonio.digest(obj, salt)
 
 
+class _Deciders:
+    """What decides whether an object passes: its CRD version's schema, or the Kubernetes
+    schemas of a version (with the package that ships them), or nothing. A remembered pass is
+    keyed by the object *and* this, so a stricter CRD of the same name is checked again."""
+
+    def __init__(
+        self, crd_schemas: Mapping[tuple[str, str, str], Mapping[str, Any]], kubernetes_version: str
+    ):
+        self.crd_schemas = crd_schemas
+        self.core = f"k8s/{kubernetes_version}/kubernetes-validate {_package_version('kubernetes-validate')}"
+        self._schema_digests: dict[tuple[str, str, str], str] = {}
+
+    def salt(self, obj: Obj) -> str:
+        key = _schema_key(obj)
+        if key in self.crd_schemas:
+            if key not in self._schema_digests:
+                self._schema_digests[key] = "crd/" + jsonio.digest(self.crd_schemas[key])
+            return self._schema_digests[key]
+        if (
+            objects.group_of(obj) in objects.BUILTIN_GROUPS
+            and objects.group_of(obj) != objects.CERT_MANAGER_GROUP
+        ):
+            return self.core
+        return "no schema"
+
+
+def _schema_key(obj: Obj) -> tuple[str, str, str]:
+    return (objects.group_of(obj), str(obj.get("kind")), str(obj.get("apiVersion", "")).split("/")[-1])
+
+
+@functools.cache
+def _package_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _location(path: Iterable[Any]) -> str:
     out = ""
     for p in path:
@@ -55,15 +96,16 @@ def validate_objects(
 ) -> Report:
     """Raise :class:`ValidationError` naming the object and field of the first failure."""
     report = Report()
-    salt = f"{__version__}/{kubernetes_version}/"
+    salt = f"{__version__}/"
     cache = PassCache(cache_path)
     crd_schemas = _crd_schemas(objs)
+    deciders = _Deciders(crd_schemas, kubernetes_version)
     pending: list[tuple[str, Obj]] = []
     for obj in objs:
         if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
             pending.append(("", obj))  # never digest secret values into a file: checked every time
             continue
-        d = _digest(obj, salt)
+        d = _digest(obj, salt + deciders.salt(obj))
         if d in cache:
             report.cached += 1
         else:
@@ -71,7 +113,7 @@ def validate_objects(
     core: _CoreValidator | None = None
     custom: dict[tuple[str, str, str], Any] = {}
     for d, obj in pending:
-        key = (objects.group_of(obj), str(obj.get("kind")), str(obj.get("apiVersion", "")).split("/")[-1])
+        key = _schema_key(obj)
         if key in crd_schemas:
             if key not in custom:
                 custom[key] = _custom_validator(crd_schemas[key])
@@ -92,6 +134,41 @@ def validate_objects(
     if report.skipped:
         log.debug("no schema for %s", ", ".join(report.skipped))
     return report
+
+
+@functools.cache
+def supported_kubernetes_versions() -> list[tuple[int, int]]:
+    """(major, minor) of every Kubernetes version kubernetes-validate ships strict schemas for,
+    read from its package directory (importing it costs 0.1 s)."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
+    found = {
+        (int(m.group(1)), int(m.group(2)))
+        for p in (root.iterdir() if root.is_dir() else ())
+        if (m := re.fullmatch(r"v(\d+)\.(\d+)\.\d+-local-strict", p.name))
+    }
+    return sorted(found)
+
+
+def parse_kubernetes_version(text: str) -> str:
+    """``1.32``, ``v1.32`` or ``1.32.4`` -> ``1.32``, if its schemas ship; else one line (exit 2)."""
+    supported = supported_kubernetes_versions()
+    span = (
+        f"{supported[0][0]}.{supported[0][1]} to {supported[-1][0]}.{supported[-1][1]}"
+        if supported
+        else "none"
+    )
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", text.strip())
+    if m is None:
+        raise UsageError(f"--kube-version {text}: not a Kubernetes version like 1.32 (supported: {span})")
+    version = (int(m.group(1)), int(m.group(2)))
+    if version not in supported:
+        raise UsageError(
+            f"--kube-version {text}: no Kubernetes schemas for {version[0]}.{version[1]} (supported: {span})"
+        )
+    return f"{version[0]}.{version[1]}"
 
 
 @functools.cache
@@ -116,7 +193,12 @@ class _CoreValidator:
         self.version = version
         self._jsonschema = jsonschema
         self._kv_utils = kv_utils
-        versions = [v for v in kubernetes_validate.utils.all_versions() if kv_utils.major_minor(v) <= version]
+        wanted = tuple(int(x) for x in version.split(".")[:2])
+        versions = [
+            v
+            for v in kubernetes_validate.utils.all_versions()
+            if tuple(int(x) for x in kv_utils.major_minor(v).split(".")) <= wanted
+        ]
         if not versions:
             raise ValidationError(f"validate: no Kubernetes schemas for {version}")
         self.schema_dir = f"kubernetes-json-schema/v{versions[-1]}-local-strict"

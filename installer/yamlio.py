@@ -25,7 +25,7 @@ def load_all(text: str | bytes) -> Iterator[Any]:
 
 def load(text: str | bytes) -> Any:
     """Load a single YAML document with the safe loader."""
-    return yaml.load(text, Loader=_SafeLoader)
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 (CSafeLoader: libyaml's safe loader)
 
 
 def dump(obj: Any) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +23,51 @@ LOCK_PATH = REPO / "kserve-built" / "sources.lock.yaml"
 LOCKED_VERSIONS = load_lock(LOCK_PATH).versions("kserve")
 
 
+_SANDBOX = Path(tempfile.mkdtemp(prefix="installer-tests-"))
+_CHECKOUT_BEFORE: set[str] = set()
+
+
+def _checkout_state() -> set[str]:
+    """What tests could leave in the checkout: pre-built trees and hubctl's work directory."""
+    built = REPO / "kserve-built"
+    return {p.name for p in built.iterdir()} | ({".installer"} if (REPO / ".installer").exists() else set())
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    """Every test runs with a temporary HOME and cache: nothing may reach the user's home or the
+    checkout. Pre-built trees and downloads go to one session directory (shared, for speed);
+    tests that need their own set INSTALLER_CACHE_DIR / INSTALLER_BUILD_DIR themselves."""
     if not (UPSTREAM / "github.com").is_dir():
         raise pytest.UsageError(
             f"the upstream mirror is missing at {UPSTREAM}: tests read real release assets from it "
             "(set INSTALLER_TEST_UPSTREAM to its path)"
         )
+    for var, sub in (
+        ("HOME", "home"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+        ("INSTALLER_CACHE_DIR", "cache"),
+        ("INSTALLER_BUILD_DIR", "built"),
+    ):
+        os.environ[var] = str(_SANDBOX / sub)
+    (_SANDBOX / "home").mkdir(exist_ok=True)
+    _CHECKOUT_BEFORE.update(_checkout_state())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test wrote into the checkout (a pre-built tree, hubctl's .installer/)."""
+    new = sorted(_checkout_state() - _CHECKOUT_BEFORE)
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+    if new:
+        print(f"\nerror: tests wrote into the checkout: {', '.join(new)}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _work_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test works in a directory of its own (the CLI's children too: see run_cli)."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    monkeypatch.chdir(work)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +120,7 @@ def run_cli(
         capture_output=True,
         text=True,
         env=full_env,
-        cwd=cwd or REPO,
+        cwd=cwd or Path.cwd(),
         timeout=timeout,
         check=False,
     )

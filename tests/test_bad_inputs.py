@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -509,9 +508,3 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
         if case.kind == "parameters" or case.kind == "values files":
             assert not c.path("built").exists()
             assert not c.path("cache").exists(), "a refused parameter set writes nothing, not even a cache"
-
-
-def test_catalogue_size() -> None:
-    kinds = Counter(c.kind for c in CATALOGUE)
-    assert len(CATALOGUE) >= 40, kinds
-    assert set(kinds) == {"parameters", "values files", "sources", "output", "objects", "cluster"}

@@ -57,7 +57,8 @@ def hubctl_env(tmp_path: Path, upstream: Path, **overrides: str) -> dict[str, st
             env[entry["env"]] = str(entry.get("value", ""))
     env.update(
         HUB_COMPONENT="kserve",
-        HUB_COMPONENT_DIR=str(REPO),
+        # hubctl points this at the component's directory; the test keeps the checkout clean
+        HUB_COMPONENT_DIR=str(tmp_path / "component"),
         HUB_STACK_NAME="test-stack",
         INSTALLER_MIRROR=str(upstream),
         INSTALLER_SKIP_CHECKS="true",
@@ -81,7 +82,11 @@ def test_pre_deploy_as_hubctl_runs_it(tmp_path: Path, upstream: Path) -> None:
     res = run_hook("pre-deploy", env)
     assert res.returncode == 0, res.stderr
     assert "objects rendered to" in res.stdout
-    objs = [d for d in yaml.safe_load_all((REPO / ".installer" / "rendered.yaml").read_text()) if d]
+    objs = [
+        d
+        for d in yaml.safe_load_all((tmp_path / "component" / ".installer" / "rendered.yaml").read_text())
+        if d
+    ]
     (cm,) = [
         o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "inferenceservice-config"
     ]

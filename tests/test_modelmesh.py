@@ -58,13 +58,13 @@ def test_prebuild_equals_kubectl_kustomize_of_the_extracted_tree(
 ) -> None:
     ours = modelmesh.build_parts(modelmesh.read_tarball(tarball), namespace)
     with tarfile.open(tarball) as tar:
-        tar.extractall(tmp_path, filter="data")
-    (top,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        tar.extractall(tmp_path / "src", filter="data")
+    (top,) = [p for p in (tmp_path / "src").iterdir() if p.is_dir()]
     targets = {**modelmesh.DIRECTORIES, "quickstart": modelmesh.QUICKSTART}
     for part, rel in targets.items():
         wrapper = tmp_path / f"wrap-{part}"
         wrapper.mkdir()
-        (wrapper / "kustomization.yaml").write_text(modelmesh.wrapper(namespace, f"../{top.name}/{rel}"))
+        (wrapper / "kustomization.yaml").write_text(modelmesh.wrapper(namespace, f"../src/{top.name}/{rel}"))
         theirs = kubectl_kustomize_unrestricted(wrapper)
         assert theirs, part
         assert differences(ours[part], theirs) == [], part

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from installer import params
-from installer.errors import InstallerError, ValidationError
+from installer.errors import ValidationError
 from installer.lock import Lock
 from installer.params import ParameterOptions
 from installer.render import Rendered, render
@@ -348,5 +348,16 @@ def test_aliases_are_written_as_given_on_v016(lock: Lock, upstream: Path, sessio
     assert json.loads(rendered_configmap(r)["deploy"])["defaultDeploymentMode"] == "Standard"
 
 
-def test_error_is_an_installer_error() -> None:
-    assert issubclass(ValidationError, InstallerError)
+def test_an_invalid_render_is_one_line_through_the_cli(broken_overlays: Path, upstream: Path) -> None:
+    """A validation failure is an error like any other: exit 1, one line naming object and field,
+    no traceback, nothing on stdout."""
+    _add_patch(
+        broken_overlays,
+        "{kind: Deployment, name: kserve-controller-manager}",
+        "    - {op: add, path: /spec/replicas, value: two}\n",
+    )
+    res = run_cli("render", "--version", "v0.16.0", "--mirror", str(upstream), "--set", "ingress.class=nginx")
+    assert res.code == 1 and res.stdout == "" and "Traceback" not in res.stderr
+    assert res.stderr.splitlines() == [
+        "error: validate: Deployment/kserve/kserve-controller-manager: spec.replicas: 'two' is not of type 'integer', 'null'"
+    ]

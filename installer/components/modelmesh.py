@@ -151,8 +151,9 @@ def build(
 
 # ---------------------------------------------------------------------------- root-layer objects
 
-ETCD_SECRET = "model-serving-etcd"
-STORAGE_SECRET = "storage-config"
+# Names of Secret objects ModelMesh reads, not secret values.
+ETCD_SECRET = "model-serving-etcd"  # noqa: S105
+STORAGE_SECRET = "storage-config"  # noqa: S105
 USER_CONFIGMAP = "model-serving-config"
 ENABLED_LABEL = "modelmesh-enabled"
 MANAGED = {"app.kubernetes.io/managed-by": "kserve-installer"}
