@@ -239,3 +239,15 @@ def test_values_file_refuses_one_parameter_in_two_spellings(env: dict[str, str],
     res = run_cli("params", "-f", str(values), env=env)
     line = one_error_line(res.stderr)
     assert res.code == 2 and "kserve.namespace: given twice" in line and "kserve: {namespace}" in line
+
+
+def test_shell_completion_is_click_s(env: dict[str, str]) -> None:
+    """docs/cli.md documents bash, zsh and fish completion; each script is produced and bash
+    completes a command name."""
+    for shell in ("bash", "zsh", "fish"):
+        res = run_cli(env={**env, "_INSTALLER_COMPLETE": f"{shell}_source"})
+        assert res.code == 0 and "_INSTALLER_COMPLETE" in res.stdout, shell
+    words = run_cli(
+        env={**env, "_INSTALLER_COMPLETE": "bash_complete", "COMP_WORDS": "installer ren", "COMP_CWORD": "1"}
+    )
+    assert "render" in words.stdout
