@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,28 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("HUB_COMPONENT", "INSTALLER_MIRROR", "NAMESPACE", "DEPLOYMENT_MODE", "KSERVE_VERSION"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, upstream: Path) -> dict[str, str]:
+    """Environment for a CLI run with caches of its own and the mirror."""
+    return {
+        "INSTALLER_CACHE_DIR": str(tmp_path / "cache"),
+        "INSTALLER_BUILD_DIR": str(tmp_path / "built"),
+        "INSTALLER_MIRROR": str(upstream),
+    }
+
+
+@pytest.fixture
+def unreachable_kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig for an API server that is not there (a port nothing listens on)."""
+    from tests import fake_apiserver
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return fake_apiserver.kubeconfig(f"https://127.0.0.1:{port}", tmp_path / "unreachable-kubeconfig")
 
 
 @pytest.fixture(scope="session")

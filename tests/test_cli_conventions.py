@@ -7,7 +7,6 @@ connection (exit 1), which proves the flags were accepted, parsed and checked be
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,29 +18,13 @@ from tests.conftest import REPO, run_cli
 
 
 @pytest.fixture
-def env(tmp_path: Path, upstream: Path) -> dict[str, str]:
-    return {
-        "INSTALLER_CACHE_DIR": str(tmp_path / "cache"),
-        "INSTALLER_BUILD_DIR": str(tmp_path / "built"),
-        "INSTALLER_MIRROR": str(upstream),
-        "HOME": str(tmp_path / "home"),
-    }
+def env(cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**cli_env, "HOME": str(tmp_path / "home")}
 
 
 @pytest.fixture
-def unreachable(tmp_path: Path) -> Path:
-    """A kubeconfig for an API server that is not there."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    cfg = tmp_path / "kubeconfig"
-    cfg.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', insecure-skip-tls-verify: true}}}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
-    )
-    return cfg
+def unreachable(unreachable_kubeconfig: Path) -> Path:
+    return unreachable_kubeconfig
 
 
 def one_error_line(stderr: str) -> str:

@@ -70,12 +70,8 @@ def test_the_same_input_is_still_remembered(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, upstream: Path) -> dict[str, str]:
-    return {
-        "INSTALLER_CACHE_DIR": str(tmp_path / "cache"),
-        "INSTALLER_BUILD_DIR": str(tmp_path / "built"),
-        "INSTALLER_MIRROR": str(upstream),
-    }
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 @pytest.mark.parametrize("value", ["banana", "1.9", "1.16", "2.0", "1.999"])
