@@ -1,0 +1,226 @@
+"""The build: kustomize's accumulator, one kustomization (or component) at a time.
+
+Per kustomization, in kustomize's order: its ``resources`` (files, and directories built on their
+own then taken as they came out), its ``configurations``, its generators, its ``components``
+(each applied to what has been accumulated so far, as if its fields were the including
+kustomization's), then its transformers, in kustomize's fixed order: patches, namespace, labels,
+annotations, images, replacements, then ``transformers:``. Field-spec configurations and vars
+of a sub-kustomization travel up to the one that includes it. At the top, references follow the
+objects namespaces moved (:mod:`.nameref`), vars are resolved, and objects marked
+``config.kubernetes.io/local-config: "true"`` are dropped.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from installer import yamlio
+from installer.errors import BuildError
+from installer.kustomize import schema
+from installer.kustomize.fieldspecs import TransformerConfig, load_configuration
+from installer.kustomize.generators import generate
+from installer.kustomize.images import set_images
+from installer.kustomize.metadata import add_pairs, apply_builtin_transformer, label_specs
+from installer.kustomize.nameref import fix_back_references
+from installer.kustomize.namespaces import set_namespace
+from installer.kustomize.patches import apply_patch
+from installer.kustomize.replacements import apply_replacements, load_replacements
+from installer.kustomize.resid import Res, meta
+from installer.kustomize.tree import FileTree, FileValue, join
+from installer.kustomize.vars import Var, resolve_vars
+from installer.objects import Obj, describe
+
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
+@dataclass
+class Accumulator:
+    """What building a kustomization hands to the one that includes it."""
+
+    resources: list[Res] = field(default_factory=list)
+    config: TransformerConfig = field(default_factory=TransformerConfig)
+    variables: list[Var] = field(default_factory=list)
+
+    def append(self, new: list[Res], where: str) -> None:
+        """Add objects; like kustomize, an id already present is an error."""
+        seen = {_key(r) for r in self.resources}
+        for res in new:
+            key = _key(res)
+            if key in seen:
+                raise BuildError(f"kustomize: {where}: {describe(res.obj)} appears twice")
+            seen.add(key)
+            self.resources.append(res)
+
+    def absorb(self, other: Accumulator, where: str) -> None:
+        self.append(other.resources, where)
+        self.config.merge(other.config, where)
+        self.add_vars(other.variables, where)
+
+    def add_vars(self, variables: list[Var], where: str) -> None:
+        for var in variables:
+            if any(known.name == var.name for known in self.variables):
+                raise BuildError(f"kustomize: {where}: var {var.name} is defined twice")
+            self.variables.append(var)
+
+
+def _key(res: Res) -> tuple[str, str, str, str, str]:
+    cur = res.cur_id()
+    return (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace())
+
+
+def build(
+    tree: FileTree,
+    root: str = ".",
+    built: Mapping[str, list[Obj]] | None = None,
+    restrict_loads: bool = True,
+) -> list[Obj]:
+    """Build the kustomization at ``root``; ``built`` supplies directories already built.
+
+    ``restrict_loads=False`` is kustomize's ``--load-restrictor LoadRestrictionsNone``: files
+    (patches, transformer configs) may then come from outside the kustomization's directory, as
+    ModelMesh's ``runtimes`` needs.
+    """
+    top = posixpath.normpath(root)
+    acc = _Builder(tree, dict(built or {}), restrict_loads).directory(top, top, top=True)
+    fix_back_references(acc.resources, acc.config.name_references, top)
+    resolve_vars(acc.resources, acc.variables, acc.config.get("varReference"), top)
+    return [r.obj for r in acc.resources if not _local(r.obj)]
+
+
+def _local(obj: Obj) -> bool:
+    annotations = meta(obj).get("annotations")
+    return isinstance(annotations, dict) and annotations.get(LOCAL_CONFIG) == "true"
+
+
+class _Builder:
+    def __init__(self, tree: FileTree, built: dict[str, list[Obj]], restrict_loads: bool) -> None:
+        self.tree = tree
+        self.built = built
+        self.restrict_loads = restrict_loads
+        self.stack: list[str] = []
+
+    # ------------------------------------------------------------------ loading
+
+    def read_file(self, base: str, rel: str, where: str) -> tuple[str, FileValue]:
+        fpath = join(base, rel)
+        if self.restrict_loads and base not in ("", ".") and not fpath.startswith(base + "/"):
+            # kustomize's load restrictor: files must be at or below the kustomization.
+            raise BuildError(f"kustomize: {where}: file {rel} is not in or below {base}")
+        try:
+            return fpath, self.tree.read(fpath)
+        except BuildError as exc:
+            raise BuildError(f"kustomize: {where}: {exc.message.removeprefix('kustomize: ')}") from None
+
+    def load(self, path: str, where: str) -> tuple[str, dict[str, Any]]:
+        kfile = self.tree.kustomization_in(path)
+        if kfile is None:
+            raise BuildError(f"kustomize: {where}: {path} has no kustomization file")
+        return kfile, schema.load_kustomization(self.tree.read(kfile), kfile)
+
+    def directory(self, path: str, where: str, top: bool = False) -> Accumulator:
+        """A kustomization listed under ``resources``, or the top (which may be a Component, as
+        ``kubectl kustomize`` builds one on its own): built on its own."""
+        if path in self.built:
+            return Accumulator([Res(o) for o in self.built[path]])
+        kfile, spec = self.load(path, where)
+        if spec.get("kind") == "Component" and not top:
+            raise BuildError(f"kustomize: {where}: {path} is a Component; list it under components")
+        acc = Accumulator()
+        self.accumulate(path, kfile, spec, acc)
+        return acc
+
+    # ------------------------------------------------------------------ accumulation
+
+    def accumulate(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        if path in self.stack:
+            raise BuildError(f"kustomize: {kfile}: cycle: {' -> '.join([*self.stack, path])}")
+        self.stack.append(path)
+        self.resources(path, kfile, spec, acc)
+        config = TransformerConfig.builtin()
+        for i, cfg in enumerate(spec.get("configurations") or []):
+            where = f"{kfile}: configurations[{i}]"
+            fpath, text = self.read_file(path, cfg, where)
+            config.merge(load_configuration(text, f"{where}: {fpath}"), where)
+        acc.config.merge(config, kfile)
+        generated = generate(spec, lambda rel, where: self.read_file(path, rel, where), kfile)
+        acc.append([Res(o) for o in generated], kfile)
+        for i, comp in enumerate(spec.get("components") or []):
+            self.component(join(path, comp), f"{kfile}: components[{i}]", acc)
+        self.transform(path, kfile, spec, acc)
+        acc.add_vars(
+            [Var.parse(v, f"{kfile}: vars[{i}]") for i, v in enumerate(spec.get("vars") or [])], kfile
+        )
+        self.stack.pop()
+
+    def resources(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        for entry in [*(spec.get("resources") or []), *(spec.get("bases") or [])]:
+            if "://" in entry or entry.startswith("git@"):
+                raise BuildError(f"kustomize: {kfile}: remote resource {entry} is not supported")
+            rpath = join(path, entry)
+            if rpath in self.tree.files or rpath in self.tree.refused:
+                fpath, _ = self.read_file(path, entry, kfile)
+                acc.append([Res(o) for o in self.tree.documents(fpath)], kfile)
+            elif rpath in self.built or self.tree.kustomization_in(rpath) is not None:
+                acc.absorb(self.directory(rpath, kfile), kfile)
+            elif self.tree.is_dir(rpath):
+                raise BuildError(f"kustomize: {kfile}: resource {entry} has no kustomization file")
+            else:
+                raise BuildError(f"kustomize: {kfile}: resource {entry} not found")
+
+    def component(self, path: str, where: str, acc: Accumulator) -> None:
+        kfile, spec = self.load(path, where)
+        if spec.get("kind") != "Component":
+            raise BuildError(f"kustomize: {where}: {path} is not a Component (kind: Component)")
+        self.accumulate(path, kfile, spec, acc)
+
+    # ------------------------------------------------------------------ transformers
+
+    def transform(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        for i, entry in enumerate(spec.get("patches") or []):
+            where = f"{kfile}: patches[{i}]"
+            acc.resources = apply_patch(
+                acc.resources, self.patch_text(path, entry, where), entry.get("target"), where
+            )
+        if spec.get("namespace"):
+            set_namespace(acc.resources, spec["namespace"], acc.config.get("namespace"), kfile)
+        for i, entry in enumerate(spec.get("labels") or []):
+            where = f"{kfile}: labels[{i}]"
+            add_pairs(acc.resources, entry.get("pairs") or {}, label_specs(entry, acc.config, where), where)
+        if spec.get("commonAnnotations"):
+            add_pairs(acc.resources, spec["commonAnnotations"], acc.config.get("commonAnnotations"), kfile)
+        if spec.get("images"):
+            set_images(acc.resources, spec["images"], acc.config.get("images"), kfile)
+        if spec.get("replacements"):
+            read = lambda rel: self.read_file(path, rel, f"{kfile}: replacements")  # noqa: E731
+            apply_replacements(acc.resources, load_replacements(spec["replacements"], read, kfile), kfile)
+        for i, entry in enumerate(spec.get("transformers") or []):
+            where = f"{kfile}: transformers[{i}]"
+            for cfg in self.transformer_configs(path, entry, where):
+                apply_builtin_transformer(acc.resources, cfg, where)
+
+    def patch_text(self, path: str, entry: Mapping[str, Any], where: str) -> str:
+        if entry.get("path") and entry.get("patch"):
+            raise BuildError(f"kustomize: {where}: give path or patch, not both")
+        if entry.get("patch"):
+            return str(entry["patch"])
+        if not entry.get("path"):
+            raise BuildError(f"kustomize: {where}: needs path or patch")
+        _, body = self.read_file(path, str(entry["path"]), where)
+        if not isinstance(body, str):
+            raise BuildError(f"kustomize: {where}: patch file must be text")
+        return body
+
+    def transformer_configs(self, path: str, entry: str, where: str) -> list[Any]:
+        """A ``transformers:`` entry: inline YAML (as kustomize accepts) or a file of configs."""
+        if "\n" in entry:
+            try:
+                return [d for d in yamlio.load_all(entry) if d is not None]
+            except Exception as exc:
+                raise BuildError(
+                    f"kustomize: {where}: not valid YAML: {' '.join(str(exc).split())}"
+                ) from None
+        fpath, _ = self.read_file(path, entry, where)
+        return list(self.tree.documents(fpath))

@@ -1,0 +1,259 @@
+"""Field specs: where in which objects a transformer acts, and the walk that finds those places.
+
+A field spec is a GVK filter plus a slash-separated path (``spec/template/metadata/labels``;
+``containers[]`` marks a list). Lists met along the path are walked item by item. With
+``create``, missing maps on the way are created, as kustomize's fieldspec filter does; without
+it, a missing field means "nothing to do here". The transformer configuration collects the
+built-in specs and those ``configurations:`` files add; it travels up from a sub-kustomization
+to the kustomization that includes it, as kustomize's accumulator does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from installer.errors import BuildError
+from installer.kustomize import defaults, schema
+from installer.kustomize.cow import Draft, Path
+from installer.kustomize.resid import split_api_version
+from installer.kustomize.tree import FileValue
+from installer.objects import Obj, describe
+
+MAP, SCALAR = "map", "scalar"
+SetFn = Callable[[Draft, Path, Any], None]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    path: str
+    kind: str = ""
+    group: str = ""
+    version: str = ""
+    create: bool = False
+
+    @staticmethod
+    def parse(raw: Any, where: str) -> FieldSpec:
+        schema.check(raw, schema.FIELD_SPEC, where, "field spec")
+        if not isinstance(raw, dict) or not raw.get("path"):
+            raise BuildError(f"kustomize: {where}: a field spec needs a path")
+        get = raw.get
+        return FieldSpec(
+            str(raw["path"]), get("kind") or "", get("group") or "", get("version") or "", bool(get("create"))
+        )
+
+    def applies_to(self, obj: Obj) -> bool:
+        group, version = split_api_version(str(obj.get("apiVersion", "")))
+        return (
+            (not self.kind or self.kind == obj.get("kind"))
+            and (not self.group or self.group == group)
+            and (not self.version or self.version == version)
+        )
+
+    def same_place(self, other: FieldSpec) -> bool:
+        """kustomize's effectivelyEquals: same path, and ``other``'s GVK (blanks = any) selects ours."""
+        return (
+            self.path == other.path
+            and (not other.group or other.group == self.group)
+            and (not other.version or other.version == self.version)
+            and (not other.kind or other.kind == self.kind)
+        )
+
+
+def merge_specs(
+    specs: tuple[FieldSpec, ...], incoming: Iterable[FieldSpec], where: str
+) -> tuple[FieldSpec, ...]:
+    """kustomize's FsSlice.MergeAll: add new places; the same place with another ``create`` is an error."""
+    out = list(specs)
+    for spec in incoming:
+        known = next((s for s in out if s.same_place(spec)), None)
+        if known is None:
+            out.append(spec)
+        elif known.create != spec.create:
+            raise BuildError(
+                f"kustomize: {where}: conflicting field specs for {spec.path} ({spec.kind or 'any kind'})"
+            )
+    return tuple(out)
+
+
+def _builtin(specs: Iterable[defaults.Spec]) -> tuple[FieldSpec, ...]:
+    return tuple(
+        FieldSpec(path, kind, group, version, create) for path, kind, group, version, create in specs
+    )
+
+
+@dataclass(frozen=True)
+class NameReference:
+    """Objects of ``kind`` (``group``/``version``) are referred to at ``referrers``."""
+
+    kind: str
+    group: str
+    version: str
+    referrers: tuple[FieldSpec, ...]
+
+
+@dataclass
+class TransformerConfig:
+    specs: dict[str, tuple[FieldSpec, ...]] = field(default_factory=dict)
+    name_references: tuple[NameReference, ...] = ()
+
+    @staticmethod
+    def builtin() -> TransformerConfig:
+        return TransformerConfig(
+            {
+                "namespace": _builtin(defaults.NAMESPACE),
+                "commonLabels": _builtin(defaults.COMMON_LABELS),
+                "templateLabels": _builtin(defaults.METADATA_LABELS),
+                "commonAnnotations": _builtin(defaults.COMMON_ANNOTATIONS),
+                "varReference": _builtin(defaults.VAR_REFERENCE),
+                "images": _builtin(defaults.IMAGES),
+            },
+            tuple(NameReference(k, g, v, _builtin(refs)) for (k, g, v), refs in defaults.NAME_REFERENCE),
+        )
+
+    def get(self, category: str) -> tuple[FieldSpec, ...]:
+        return self.specs.get(category, ())
+
+    def merge(self, other: TransformerConfig, where: str) -> None:
+        for category, specs in other.specs.items():
+            self.specs[category] = merge_specs(self.get(category), specs, where)
+        refs = list(self.name_references)
+        for ref in other.name_references:
+            i = next(
+                (
+                    i
+                    for i, r in enumerate(refs)
+                    if (r.kind, r.group, r.version) == (ref.kind, ref.group, ref.version)
+                ),
+                None,
+            )
+            if i is None:
+                refs.append(ref)
+            else:
+                merged = merge_specs(refs[i].referrers, ref.referrers, where)
+                refs[i] = NameReference(ref.kind, ref.group, ref.version, merged)
+        self.name_references = tuple(refs)
+
+
+def load_configuration(value: FileValue, where: str) -> TransformerConfig:
+    """A ``configurations:`` file (kustomize decodes it strictly, and so does this)."""
+    raw = schema.load_mapping(value, where)
+    schema.check(raw, schema.CONFIGURATION, where, "")
+    config = TransformerConfig()
+    for category in schema.CONFIG_CATEGORIES:
+        specs = [
+            FieldSpec.parse(s, f"{where}: {category}[{i}]") for i, s in enumerate(raw.get(category) or [])
+        ]
+        config.specs[category] = merge_specs((), specs, where)
+    refs = []
+    for i, entry in enumerate(raw.get("nameReference") or []):
+        get = entry.get
+        specs = [FieldSpec.parse(s, f"{where}: nameReference[{i}]") for s in get("fieldSpecs") or []]
+        refs.append(NameReference(get("kind") or "", get("group") or "", get("version") or "", tuple(specs)))
+    config.name_references = tuple(refs)
+    return config
+
+
+# ---------------------------------------------------------------------------- the walk
+
+
+def split_path(path: str) -> list[str]:
+    """kustomize's PathSplitter: ``/`` separates, ``\\/`` is a slash in a key, a leading ``/`` is ignored."""
+    parts = path.split("/")
+    if len(parts) > 1 and parts[0] == "":
+        parts = parts[1:]
+    out = [parts[0]]
+    for part in parts[1:]:
+        if out[-1].endswith("\\"):
+            out[-1] = out[-1][:-1] + "/" + part
+        else:
+            out.append(part)
+    return out
+
+
+def apply_spec(draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | None, where: str) -> None:
+    """Call ``set_value(draft, path, value)`` at every place ``spec`` names in the draft's object.
+
+    ``create`` is what to create at the end of a missing path (MAP, SCALAR, or None for never),
+    used only when the spec says ``create``.
+    """
+    if spec.applies_to(draft.root):
+        _Walk(draft, spec, set_value, create if spec.create else None, where).walk((), split_path(spec.path))
+
+
+@dataclass(frozen=True)
+class _Walk:
+    draft: Draft
+    spec: FieldSpec
+    set_value: SetFn
+    create: str | None
+    where: str
+
+    def walk(self, at: Path, rest: list[str]) -> None:
+        node = self.draft.get(at)
+        if not rest:
+            self.set_value(self.draft, at, node)
+        elif isinstance(node, list):
+            for i in range(len(node)):
+                self.walk((*at, i), rest)
+        elif isinstance(node, dict):
+            self.field(node, at, rest)
+        elif node is not None:
+            raise BuildError(
+                f"kustomize: {self.where}: {describe(self.draft.root)}: {self.spec.path}: "
+                f"expected a map or a list at {'/'.join(map(str, at))}"
+            )
+
+    def field(self, node: dict[str, Any], at: Path, rest: list[str]) -> None:
+        """One path step in a map; what kustomize's fieldspec filter does in handleMap."""
+        name = rest[0].removesuffix("[]")
+        if not name:
+            raise BuildError(
+                f"kustomize: {self.where}: field spec {self.spec.path!r} has an empty field name"
+            )
+        is_list = name != rest[0]
+        kind = (
+            ("list" if is_list else None)
+            if self.create is None or is_list
+            else (self.create if len(rest) == 1 else MAP)
+        )
+        if name not in node:
+            if kind is None or kind == "list":
+                return
+            self.draft.set((*at, name), {} if kind == MAP else "")
+        elif node[name] is None and kind is not None:
+            # kustomize turns an explicit null into the kind it expects there
+            self.draft.set((*at, name), {} if kind == MAP else [] if kind == "list" else "")
+        self.walk((*at, name), rest[1:])
+
+
+def set_pairs(pairs: dict[str, str], where: str) -> SetFn:
+    """A setter that adds ``pairs`` to the map it finds (labels, annotations)."""
+
+    def setter(draft: Draft, at: Path, node: Any) -> None:
+        if node is None:
+            draft.set(at, dict(pairs))
+            return
+        if not isinstance(node, dict):
+            raise BuildError(
+                f"kustomize: {where}: {describe(draft.root)}: {'/'.join(map(str, at))} is not a map"
+            )
+        for key, value in pairs.items():
+            draft.set((*at, key), value)
+
+    return setter
+
+
+def set_scalar(value: str, where: str) -> SetFn:
+    """A setter that writes ``value`` into the scalar it finds (namespaces)."""
+
+    def setter(draft: Draft, at: Path, node: Any) -> None:
+        if isinstance(node, (dict, list)):
+            place = "/".join(map(str, at))
+            raise BuildError(
+                f"kustomize: {where}: {describe(draft.root)}: {place}: field specs must target scalars"
+            )
+        draft.set(at, value)
+
+    return setter

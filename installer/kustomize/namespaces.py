@@ -1,0 +1,108 @@
+"""``namespace:``: kustomize's namespace transformer.
+
+- ``metadata.namespace`` is set on every object whose kind kustomize does not know to be
+  cluster-scoped (custom resources included, whatever their CRD says, as kustomize does);
+- the field specs of the ``namespace`` category are set too: Namespace objects (apiVersion v1)
+  are renamed, APIServices and CRD conversion webhooks point at the new namespace, and so does
+  any place a ``configurations:`` file names;
+- (Cluster)RoleBinding subjects named ``default`` get the namespace (kustomize's default
+  ``setRoleBindingSubjects: defaultOnly``).
+
+Every object's id before the move is remembered: patches, replacements and the final fix-up of
+references (:mod:`.nameref`) still find objects by the ids they had.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from installer.errors import BuildError
+from installer.kustomize.cow import Draft, deep_copy
+from installer.kustomize.fieldspecs import SCALAR, FieldSpec, apply_spec, set_scalar
+from installer.kustomize.resid import Res, is_cluster_scoped
+from installer.objects import Obj, describe
+
+_META_NAMESPACE = FieldSpec("metadata/namespace", create=True)
+_ROLE_BINDINGS = ("RoleBinding", "ClusterRoleBinding")
+_WEBHOOKS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+
+
+def set_namespace(resources: list[Res], namespace: str, specs: tuple[FieldSpec, ...], where: str) -> None:
+    """Move ``resources`` (in place: each gets its new object) to ``namespace``."""
+    setter = set_scalar(namespace, where)
+    for res in resources:
+        res.store_previous_id()
+        draft = Draft(res.obj)
+        if not is_cluster_scoped(res.obj):
+            apply_spec(draft, _META_NAMESPACE, setter, SCALAR, where)
+        mine = _specs_for(res, specs)
+        if res.obj.get("kind") in _ROLE_BINDINGS:
+            _default_subjects(draft, namespace, where)
+        for spec in mine:
+            apply_spec(draft, spec, setter, SCALAR, where)
+        res.obj = _fresh_references(draft)
+    _check_unique(resources, where)
+
+
+def _fresh_references(draft: Draft) -> Obj:
+    """The object, with fresh copies of the parts whose references follow the namespace.
+
+    Webhook services, binding subjects, CRD conversion and APIService services are rewritten
+    later (here or by :mod:`.nameref`) only where they point into a namespace that moved. Copying
+    them either way means the render writes them the same way (never as reused upstream text),
+    whether or not the chosen namespace is the one upstream wrote.
+    """
+    obj = draft.root
+    kind = obj.get("kind")
+    if kind in _WEBHOOKS and isinstance(obj.get("webhooks"), list):
+        draft.own(("webhooks",))
+    elif kind in _ROLE_BINDINGS and isinstance(obj.get("subjects"), list):
+        draft.own(("subjects",))
+    elif (
+        kind == "CustomResourceDefinition"
+        and _has_service(obj, ("spec", "conversion", "webhook", "clientConfig", "service"))
+    ) or (kind == "APIService" and _has_service(obj, ("spec", "service"))):
+        return deep_copy(obj)
+    return draft.root
+
+
+def _has_service(obj: Obj, path: tuple[str, ...]) -> bool:
+    node: Any = obj
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return isinstance(node, dict)
+
+
+def _specs_for(res: Res, specs: tuple[FieldSpec, ...]) -> list[FieldSpec]:
+    """The specs that apply, without those kustomize handles by hand (metadata.namespace; names
+    of non-v1 objects; binding subjects)."""
+    api = res.obj.get("apiVersion")
+    binding = res.obj.get("kind") in _ROLE_BINDINGS
+    return [
+        s
+        for s in specs
+        if s.path != "metadata/namespace"
+        and not (s.path == "metadata/name" and api != "v1")
+        and not (binding and s.kind in _ROLE_BINDINGS and s.path == "subjects/namespace")
+    ]
+
+
+def _default_subjects(draft: Draft, namespace: str, where: str) -> None:
+    subjects = draft.root.get("subjects")
+    if subjects is None:
+        return
+    if not isinstance(subjects, list):
+        raise BuildError(f"kustomize: {where}: {describe(draft.root)}: subjects must be a list")
+    for i, subject in enumerate(subjects):
+        if isinstance(subject, dict) and subject.get("name") == "default":
+            draft.set(("subjects", i, "namespace"), namespace)
+
+
+def _check_unique(resources: list[Res], where: str) -> None:
+    seen: dict[tuple[str, str, str, str, str], Res] = {}
+    for res in resources:
+        cur = res.cur_id()
+        key = (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace())
+        if key in seen:
+            raise BuildError(f"kustomize: {where}: the namespace makes two objects {describe(res.obj)}")
+        seen[key] = res

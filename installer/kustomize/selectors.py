@@ -1,0 +1,212 @@
+"""Which objects a patch or a replacement applies to.
+
+Two kinds of selectors, as in kustomize:
+
+- patch targets (:class:`Target`): group, version, kind, name and namespace are anchored regular
+  expressions; name and namespace match the object's current or original value (before a
+  namespace transformer moved it);
+- replacement sources and targets (:func:`select_ids`): exact values against any of the object's
+  ids, current or previous.
+
+Both may carry Kubernetes label and annotation selectors (``app=x,tier in (a,b),!legacy``),
+parsed here with the grammar of apimachinery's ``labels.Parse``. Go's RE2 and Python's ``re``
+agree on the patterns kustomizations use (names, alternations, ``.*``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from installer.errors import BuildError
+from installer.kustomize.resid import Res, ResId, meta
+
+# ---------------------------------------------------------------------------- label selectors
+
+_TOKEN = re.compile(r"\s*(==|!=|=|!|\(|\)|,|[A-Za-z0-9._/-]+)")
+_KEY = re.compile(
+    r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+)
+_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str  # exists, !, in, notin
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, Any]) -> bool:
+        present = self.key in labels
+        value = str(labels.get(self.key))
+        if self.op == "exists":
+            return present
+        if self.op == "!":
+            return not present
+        if self.op == "in":
+            return present and value in self.values
+        return not present or value not in self.values
+
+
+def parse_selector(text: str, where: str) -> tuple[Requirement, ...]:
+    """A label selector (``labels.Parse`` syntax); a malformed one is an error, never "match all"."""
+    tokens = _tokens(text, where)
+    reqs: list[Requirement] = []
+    pos = 0
+    while pos < len(tokens):
+        req, pos = _requirement(tokens, pos, f"{where}: selector {text!r}")
+        reqs.append(req)
+        if pos < len(tokens):
+            if tokens[pos] != ",":
+                raise BuildError(f"{where}: selector {text!r}: expected ',' before {tokens[pos]!r}")
+            pos += 1
+            if pos == len(tokens):
+                raise BuildError(f"{where}: selector {text!r}: ends with ','")
+    return tuple(reqs)
+
+
+def _tokens(text: str, where: str) -> list[str]:
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise BuildError(f"{where}: selector {text!r}: unexpected {text[pos:].strip()[:1]!r}")
+        tokens.append(m.group(1))
+        pos = m.end()
+    return tokens
+
+
+def _requirement(tokens: list[str], pos: int, where: str) -> tuple[Requirement, int]:
+    if tokens[pos] == "!":
+        key = _key(tokens, pos + 1, where)
+        return Requirement(key, "!"), pos + 2
+    key = _key(tokens, pos, where)
+    pos += 1
+    op = tokens[pos] if pos < len(tokens) else ","
+    if op == ",":
+        return Requirement(key, "exists"), pos
+    if op in ("=", "==", "!="):
+        value = tokens[pos + 1] if pos + 1 < len(tokens) and tokens[pos + 1] not in (",", "(", ")") else ""
+        _check_value(value, where)
+        step = 2 if value else 1
+        return Requirement(key, "notin" if op == "!=" else "in", frozenset({value})), pos + step
+    if op in ("in", "notin"):
+        values, pos = _value_set(tokens, pos + 1, where)
+        return Requirement(key, op, values), pos
+    raise BuildError(f"{where}: unexpected {op!r} after {key!r}")
+
+
+def _key(tokens: list[str], pos: int, where: str) -> str:
+    key = tokens[pos] if pos < len(tokens) else ""
+    if not _KEY.fullmatch(key):
+        raise BuildError(f"{where}: {key!r} is not a valid label key")
+    return key
+
+
+def _check_value(value: str, where: str) -> None:
+    if not _VALUE.fullmatch(value):
+        raise BuildError(f"{where}: {value!r} is not a valid label value")
+
+
+def _value_set(tokens: list[str], pos: int, where: str) -> tuple[frozenset[str], int]:
+    if pos >= len(tokens) or tokens[pos] != "(":
+        raise BuildError(f"{where}: expected '(' after in/notin")
+    values: set[str] = set()
+    pos += 1
+    while pos < len(tokens) and tokens[pos] != ")":
+        if tokens[pos] != ",":
+            _check_value(tokens[pos], where)
+            values.add(tokens[pos])
+        pos += 1
+    if pos >= len(tokens):
+        raise BuildError(f"{where}: missing ')'")
+    if not values:
+        raise BuildError(f"{where}: in/notin needs at least one value")
+    return frozenset(values), pos + 1
+
+
+def selector_matches(reqs: tuple[Requirement, ...], labels: Any) -> bool:
+    found = labels if isinstance(labels, dict) else {}
+    return all(r.matches(found) for r in reqs)
+
+
+# ---------------------------------------------------------------------------- patch targets
+
+
+def _anchored(pattern: str, where: str) -> re.Pattern[str] | None:
+    if not pattern:
+        return None
+    try:
+        return re.compile(f"(?:{pattern})")
+    except re.error as exc:
+        raise BuildError(f"{where}: {pattern!r} is not a valid regular expression: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ``target:`` of a patch (kustomize's Selector with regular expressions)."""
+
+    raw: Mapping[str, Any]
+    where: str
+
+    def select(self, resources: list[Res]) -> list[Res]:
+        get = self.raw.get
+        regex = {
+            k: _anchored(str(get(k) or ""), self.where)
+            for k in ("group", "version", "kind", "name", "namespace")
+        }
+        labels = parse_selector(str(get("labelSelector") or ""), self.where)
+        annotations = parse_selector(str(get("annotationSelector") or ""), self.where)
+        out = []
+        for res in resources:
+            cur, org = res.cur_id(), res.org_id()
+            if not (_any(regex["namespace"], org.effective_namespace(), cur.effective_namespace())):
+                continue
+            if not _any(regex["name"], org.name, cur.name):
+                continue
+            if not all(_any(regex[k], getattr(cur, k)) for k in ("group", "version", "kind")):
+                continue
+            m = meta(res.obj)
+            if selector_matches(labels, m.get("labels")) and selector_matches(
+                annotations, m.get("annotations")
+            ):
+                out.append(res)
+        return out
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.raw.items() if v)
+
+
+def _any(pattern: re.Pattern[str] | None, *values: str) -> bool:
+    return pattern is None or any(pattern.fullmatch(v) for v in values)
+
+
+# ---------------------------------------------------------------------------- replacement selectors
+
+
+def resid_of(raw: Mapping[str, Any] | None) -> ResId:
+    """The ResId part of a selector (group, version, kind, name, namespace)."""
+    get = (raw or {}).get
+    group, version, kind, name, namespace = (
+        str(get(k) or "") for k in ("group", "version", "kind", "name", "namespace")
+    )
+    return ResId(group, version, kind, name, namespace)
+
+
+def ids_for_replacement(res: Res) -> list[ResId]:
+    """The ids a replacement matches: the current one built without knowing cluster scope, and
+    the previous ones (kustomize's MakeResIds)."""
+    return [res.cur_id(aware=False), *res.prev_ids()]
+
+
+def matches_label_and_annotation(res: Res, raw: Mapping[str, Any] | None, where: str) -> bool:
+    get = (raw or {}).get
+    m = meta(res.obj)
+    labels = parse_selector(str(get("labelSelector") or ""), where)
+    annotations = parse_selector(str(get("annotationSelector") or ""), where)
+    return selector_matches(labels, m.get("labels")) and selector_matches(annotations, m.get("annotations"))
