@@ -46,29 +46,19 @@ class Accumulator:
 
     def append(self, new: list[Res], where: str) -> None:
         """Add objects; like kustomize, an id already present is an error."""
-        seen = {_key(r) for r in self.resources}
+        seen = {r.key() for r in self.resources}
         for res in new:
-            key = _key(res)
+            key = res.key()
             if key in seen:
                 raise BuildError(f"kustomize: {where}: {describe(res.obj)} appears twice")
             seen.add(key)
             self.resources.append(res)
-
-    def absorb(self, other: Accumulator, where: str) -> None:
-        self.append(other.resources, where)
-        self.config.merge(other.config, where)
-        self.add_vars(other.variables, where)
 
     def add_vars(self, variables: list[Var], where: str) -> None:
         for var in variables:
             if any(known.name == var.name for known in self.variables):
                 raise BuildError(f"kustomize: {where}: var {var.name} is defined twice")
             self.variables.append(var)
-
-
-def _key(res: Res) -> tuple[str, str, str, str, str]:
-    cur = res.cur_id()
-    return (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace())
 
 
 def build(
@@ -156,19 +146,24 @@ class _Builder:
         self.stack.pop()
 
     def resources(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        new: list[Res] = []
         for entry in [*(spec.get("resources") or []), *(spec.get("bases") or [])]:
             if "://" in entry or entry.startswith("git@"):
                 raise BuildError(f"kustomize: {kfile}: remote resource {entry} is not supported")
             rpath = join(path, entry)
             if rpath in self.tree.files or rpath in self.tree.refused:
                 fpath, _ = self.read_file(path, entry, kfile)
-                acc.append([Res(o) for o in self.tree.documents(fpath)], kfile)
+                new.extend(Res(o) for o in self.tree.documents(fpath))
             elif rpath in self.built or self.tree.kustomization_in(rpath) is not None:
-                acc.absorb(self.directory(rpath, kfile), kfile)
+                sub = self.directory(rpath, kfile)
+                new.extend(sub.resources)
+                acc.config.merge(sub.config, kfile)
+                acc.add_vars(sub.variables, kfile)
             elif self.tree.is_dir(rpath):
                 raise BuildError(f"kustomize: {kfile}: resource {entry} has no kustomization file")
             else:
                 raise BuildError(f"kustomize: {kfile}: resource {entry} not found")
+        acc.append(new, kfile)
 
     def component(self, path: str, where: str, acc: Accumulator) -> None:
         kfile, spec = self.load(path, where)

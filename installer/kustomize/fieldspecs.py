@@ -10,6 +10,7 @@ to the kustomization that includes it, as kustomize's accumulator does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,12 +45,12 @@ class FieldSpec:
         )
 
     def applies_to(self, obj: Obj) -> bool:
+        if self.kind and self.kind != obj.get("kind"):
+            return False
+        if not (self.group or self.version):
+            return True
         group, version = split_api_version(str(obj.get("apiVersion", "")))
-        return (
-            (not self.kind or self.kind == obj.get("kind"))
-            and (not self.group or self.group == group)
-            and (not self.version or self.version == version)
-        )
+        return (not self.group or self.group == group) and (not self.version or self.version == version)
 
     def same_place(self, other: FieldSpec) -> bool:
         """kustomize's effectivelyEquals: same path, and ``other``'s GVK (blanks = any) selects ours."""
@@ -100,40 +101,45 @@ class TransformerConfig:
 
     @staticmethod
     def builtin() -> TransformerConfig:
-        return TransformerConfig(
-            {
-                "namespace": _builtin(defaults.NAMESPACE),
-                "commonLabels": _builtin(defaults.COMMON_LABELS),
-                "templateLabels": _builtin(defaults.METADATA_LABELS),
-                "commonAnnotations": _builtin(defaults.COMMON_ANNOTATIONS),
-                "varReference": _builtin(defaults.VAR_REFERENCE),
-                "images": _builtin(defaults.IMAGES),
-            },
-            tuple(NameReference(k, g, v, _builtin(refs)) for (k, g, v), refs in defaults.NAME_REFERENCE),
-        )
+        """kustomize's built-in configuration (a new object; its spec tuples are shared)."""
+        return TransformerConfig(dict(_BUILTIN_SPECS), _BUILTIN_REFERENCES)
 
     def get(self, category: str) -> tuple[FieldSpec, ...]:
         return self.specs.get(category, ())
 
     def merge(self, other: TransformerConfig, where: str) -> None:
+        """Add ``other``'s specs (kustomize's TransformerConfig.Merge). Every kustomization
+        merges the built-in specs again: that case is recognised, not recomputed."""
         for category, specs in other.specs.items():
-            self.specs[category] = merge_specs(self.get(category), specs, where)
+            current = self.get(category)
+            if specs is current or not specs:
+                continue
+            self.specs[category] = specs if not current else merge_specs(current, specs, where)
+        if other.name_references is self.name_references:
+            return
         refs = list(self.name_references)
         for ref in other.name_references:
-            i = next(
-                (
-                    i
-                    for i, r in enumerate(refs)
-                    if (r.kind, r.group, r.version) == (ref.kind, ref.group, ref.version)
-                ),
-                None,
-            )
+            key = (ref.kind, ref.group, ref.version)
+            i = next((i for i, r in enumerate(refs) if (r.kind, r.group, r.version) == key), None)
             if i is None:
                 refs.append(ref)
-            else:
+            elif refs[i] is not ref:
                 merged = merge_specs(refs[i].referrers, ref.referrers, where)
                 refs[i] = NameReference(ref.kind, ref.group, ref.version, merged)
         self.name_references = tuple(refs)
+
+
+_BUILTIN_SPECS: dict[str, tuple[FieldSpec, ...]] = {
+    "namespace": _builtin(defaults.NAMESPACE),
+    "commonLabels": _builtin(defaults.COMMON_LABELS),
+    "templateLabels": _builtin(defaults.METADATA_LABELS),
+    "commonAnnotations": _builtin(defaults.COMMON_ANNOTATIONS),
+    "varReference": _builtin(defaults.VAR_REFERENCE),
+    "images": _builtin(defaults.IMAGES),
+}
+_BUILTIN_REFERENCES = tuple(
+    NameReference(k, g, v, _builtin(refs)) for (k, g, v), refs in defaults.NAME_REFERENCE
+)
 
 
 def load_configuration(value: FileValue, where: str) -> TransformerConfig:
@@ -158,7 +164,8 @@ def load_configuration(value: FileValue, where: str) -> TransformerConfig:
 # ---------------------------------------------------------------------------- the walk
 
 
-def split_path(path: str) -> list[str]:
+@functools.cache
+def split_path(path: str) -> tuple[str, ...]:
     """kustomize's PathSplitter: ``/`` separates, ``\\/`` is a slash in a key, a leading ``/`` is ignored."""
     parts = path.split("/")
     if len(parts) > 1 and parts[0] == "":
@@ -169,7 +176,7 @@ def split_path(path: str) -> list[str]:
             out[-1] = out[-1][:-1] + "/" + part
         else:
             out.append(part)
-    return out
+    return tuple(out)
 
 
 def apply_spec(draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | None, where: str) -> None:
@@ -190,7 +197,7 @@ class _Walk:
     create: str | None
     where: str
 
-    def walk(self, at: Path, rest: list[str]) -> None:
+    def walk(self, at: Path, rest: tuple[str, ...]) -> None:
         node = self.draft.get(at)
         if not rest:
             self.set_value(self.draft, at, node)
@@ -205,7 +212,7 @@ class _Walk:
                 f"expected a map or a list at {'/'.join(map(str, at))}"
             )
 
-    def field(self, node: dict[str, Any], at: Path, rest: list[str]) -> None:
+    def field(self, node: dict[str, Any], at: Path, rest: tuple[str, ...]) -> None:
         """One path step in a map; what kustomize's fieldspec filter does in handleMap."""
         name = rest[0].removesuffix("[]")
         if not name:

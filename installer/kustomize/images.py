@@ -89,7 +89,7 @@ def set_images(
             _containers(draft, (), draft.root, rule)
             for spec in specs:
                 apply_spec(draft, spec, rule.set_at, None, where)
-            res.obj = draft.root
+            res.update(draft.root)
 
 
 def _containers(draft: Draft, at: Path, node: Any, rule: ImageRule) -> None:

@@ -51,8 +51,30 @@ def add_pairs(
     for res in resources:
         draft = Draft(res.obj)
         for spec in specs:
+            if spec == _METADATA_LABELS and _metadata_labels(draft, pairs):
+                continue
             apply_spec(draft, spec, setter, MAP, where)
-        res.obj = draft.root
+        res.update(draft.root)
+
+
+def _metadata_labels(draft: Draft, pairs: Mapping[str, str]) -> bool:
+    """The spec ``metadata/labels`` (create), written out for the usual shapes, as it runs on
+    every object of every build with labels; False leaves anything unusual to the field-spec walk."""
+    metadata = draft.root.get("metadata")
+    if metadata is None:
+        draft.set(("metadata",), {"labels": dict(pairs)})
+        return True
+    if not isinstance(metadata, dict):
+        return False
+    labels = metadata.get("labels")
+    if labels is None:
+        draft.set(("metadata", "labels"), dict(pairs))
+        return True
+    if not isinstance(labels, dict):
+        return False
+    if any(labels.get(k) != v for k, v in pairs.items()):
+        draft.set(("metadata", "labels"), {**labels, **pairs})
+    return True
 
 
 def apply_builtin_transformer(resources: list[Res], cfg: Any, where: str) -> None:

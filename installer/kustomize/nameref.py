@@ -26,7 +26,12 @@ from installer.objects import describe
 def fix_back_references(resources: list[Res], refs: tuple[NameReference, ...], where: str) -> None:
     if not any(r.history for r in resources):
         return  # only objects with previous ids can be referrals
+    index = _Index(resources)
+    kinds = {spec.kind for ref in refs for spec in ref.referrers}
     for referrer in resources:
+        first_kind = referrer.history[0][0] if referrer.history else referrer.obj.get("kind")
+        if "" not in kinds and first_kind not in kinds:
+            continue  # cheap test first: the object is of no referrer kind
         org = referrer.org_id()
         mine = [
             (ref, spec)
@@ -36,41 +41,99 @@ def fix_back_references(resources: list[Res], refs: tuple[NameReference, ...], w
         ]
         if not mine:
             continue
-        candidates = _could_be_referenced(referrer, resources)
+        candidates = _Candidates(referrer, index)
         draft = Draft(referrer.obj)
         for ref, spec in mine:
             fixer = _Fixer(referrer, ref, spec, candidates, where)
             apply_spec(draft, FieldSpec(spec.path), fixer.set, None, where)
-        referrer.obj = draft.root
+        referrer.update(draft.root)
 
 
-def _could_be_referenced(referrer: Res, resources: list[Res]) -> list[Res]:
-    """kustomize's SubsetThatCouldBeReferencedByResource."""
-    rid = referrer.cur_id()
-    if rid.cluster:
-        return resources
-    allowed: set[str] = set()
-    if referrer.obj.get("kind") == "RoleBinding":
-        for s in referrer.obj.get("subjects") or []:
-            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and "namespace" in s:
-                allowed.add(str(s["namespace"]))
-    out = []
-    for r in resources:
-        cid = r.cur_id()
-        if (
-            cid.cluster
-            or cid.effective_namespace() == rid.effective_namespace()
-            or namespace_of(r.obj) in allowed
-        ):
-            out.append(r)
-    return out
+class _Index:
+    """The build's objects by previous name, and (when first needed) their namespaces."""
+
+    def __init__(self, resources: list[Res]) -> None:
+        self.by_name: dict[str, list[Res]] = {}
+        for r in resources:
+            for name in dict.fromkeys(name for _, name, _ in r.history):
+                self.by_name.setdefault(name, []).append(r)
+        self.resources = resources
+        self._rows: list[tuple[str, str, bool, str]] | None = None
+        self.memo: dict[tuple[int, str, str | None], tuple[str, str] | None] = {}
+        self._origins: set[str] | None = None
+
+    def rows(self) -> list[tuple[str, str, bool, str]]:
+        """(original namespace, current namespace, cluster-scoped, namespace field) per object."""
+        if self._rows is None:
+            self._rows = []
+            for r in self.resources:
+                cur = r.cur_id()
+                origin = r.history[0][2] if r.history else cur.effective_namespace()
+                self._rows.append((origin, cur.effective_namespace(), cur.cluster, cur.namespace))
+        return self._rows
+
+    def origins(self) -> set[str]:
+        """Every original namespace (what a cluster-scoped referrer may point into)."""
+        if self._origins is None:
+            self._origins = {
+                r.history[0][2] if r.history else r.cur_id().effective_namespace() for r in self.resources
+            }
+        return self._origins
+
+
+class _Candidates:
+    """What a referrer may refer to (kustomize's SubsetThatCouldBeReferencedByResource): for a
+    namespaced referrer, cluster-scoped objects and those of its namespace (and, for a
+    RoleBinding, of its ServiceAccount subjects' namespaces)."""
+
+    def __init__(self, referrer: Res, index: _Index) -> None:
+        self.index = index
+        rid = referrer.cur_id()
+        self.everything = rid.cluster
+        self.namespace = rid.effective_namespace()
+        self.also: set[str] = set()
+        if referrer.obj.get("kind") == "RoleBinding":
+            for s in referrer.obj.get("subjects") or []:
+                if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and "namespace" in s:
+                    self.also.add(str(s["namespace"]))
+        self._origins: set[str] | None = None
+        # Referrals of mapping references, by (reference kind, name, namespace field): the same
+        # for every cluster-scoped referrer, so they share the index's.
+        self.memo = index.memo if self.everything else {}
+
+    def _allowed(self, current: str, cluster: bool, field: str) -> bool:
+        return self.everything or cluster or current == self.namespace or field in self.also
+
+    def named(self, name: str) -> list[Res]:
+        found = self.index.by_name.get(name, [])
+        if self.everything:
+            return found
+        return [
+            r
+            for r in found
+            if self._allowed(r.cur_id().effective_namespace(), r.cur_id().cluster, namespace_of(r.obj))
+        ]
+
+    def in_namespace(self, found: list[Res], namespace: str) -> list[Res]:
+        """kustomize groups the candidates by original namespace, and failing that by current."""
+        if namespace == NO_NAMESPACE:
+            return []
+        if self._origins is None and self.everything:
+            self._origins = self.index.origins()
+        if self._origins is None:
+            self._origins = {
+                org for org, cur, cl, field in self.index.rows() if self._allowed(cur, cl, field)
+            }
+        if namespace in self._origins:
+            return [r for r in found if r.org_id().effective_namespace() == namespace]
+        return [r for r in found if r.cur_id().effective_namespace() == namespace]
 
 
 class _Fixer:
     """Rewrites the references at one referrer spec of one object."""
 
     def __init__(
-        self, referrer: Res, ref: NameReference, spec: FieldSpec, candidates: list[Res], where: str
+        self, referrer: Res, ref: NameReference, spec: FieldSpec, candidates: _Candidates, where: str
     ) -> None:
         self.referrer, self.ref, self.spec, self.candidates, self.where = (
             referrer,
@@ -93,7 +156,8 @@ class _Fixer:
         elif isinstance(node, dict):
             self._mapping(draft, at, node)
         else:
-            referral = self._referral(scalar_text(node), self.candidates, _same_names)
+            old = scalar_text(node)
+            referral = self._referral(old, self.candidates.named(old), _same_names)
             if referral is not None and name_of(referral.obj) != scalar_text(node):
                 draft.set(at, name_of(referral.obj))
 
@@ -101,13 +165,19 @@ class _Fixer:
         if "name" not in node:
             raise BuildError(f"kustomize: {self.where}: {describe(draft.root)}: {self.spec.path} has no name")
         old = scalar_text(node["name"])
-        candidates = self.candidates
-        if "namespace" in node:
-            candidates = _in_namespace(candidates, scalar_text(node["namespace"]))
-        referral = self._referral(old, candidates, _same_names_and_namespaces)
-        if referral is None:
+        field = scalar_text(node["namespace"]) if "namespace" in node else None
+        key = (id(self.ref), old, field)
+        memo = self.candidates.memo
+        if key not in memo:  # webhooks name the same Service again and again
+            candidates = self.candidates.named(old)
+            if field is not None:
+                candidates = self.candidates.in_namespace(candidates, field)
+            referral = self._referral(old, candidates, _same_names_and_namespaces)
+            memo[key] = None if referral is None else (name_of(referral.obj), namespace_of(referral.obj))
+        found = memo[key]
+        if found is None:
             return
-        name, namespace = name_of(referral.obj), namespace_of(referral.obj)
+        name, namespace = found
         if name == old and not namespace:
             return
         draft.set((*at, "name"), name)
@@ -117,13 +187,12 @@ class _Fixer:
     def _referral(
         self, old: str, candidates: list[Res], identical: Callable[[list[Res]], bool]
     ) -> Res | None:
-        """kustomize's selectReferral."""
+        """kustomize's selectReferral, among candidates that had the name ``old``."""
         ref = self.ref
         found = [
             r
             for r in candidates
-            if any(name == old for _, name, _ in r.history)
-            and any(p.gvk_selected_by(ref.group, ref.version, ref.kind) for p in r.prev_ids())
+            if any(p.gvk_selected_by(ref.group, ref.version, ref.kind) for p in r.prev_ids())
         ]
         found = [r for r in found if self._role_ref_allows(r) and self._namespace_allows(r)]
         if len(found) <= 1:
@@ -154,14 +223,6 @@ class _Fixer:
             or candidate.obj.get("kind") == "ServiceAccount"
             or rid.effective_namespace() == cid.effective_namespace()
         )
-
-
-def _in_namespace(candidates: list[Res], namespace: str) -> list[Res]:
-    """Candidates whose original namespace is ``namespace``; failing that, whose current one is."""
-    by_origin = [r for r in candidates if r.org_id().effective_namespace() == namespace != NO_NAMESPACE]
-    if by_origin:
-        return by_origin
-    return [r for r in candidates if r.cur_id().effective_namespace() == namespace != NO_NAMESPACE]
 
 
 def _same_names(found: list[Res]) -> bool:

@@ -22,7 +22,6 @@ from installer.kustomize.fieldspecs import SCALAR, FieldSpec, apply_spec, set_sc
 from installer.kustomize.resid import Res, is_cluster_scoped
 from installer.objects import Obj, describe
 
-_META_NAMESPACE = FieldSpec("metadata/namespace", create=True)
 _ROLE_BINDINGS = ("RoleBinding", "ClusterRoleBinding")
 _WEBHOOKS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 
@@ -30,17 +29,20 @@ _WEBHOOKS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
 def set_namespace(resources: list[Res], namespace: str, specs: tuple[FieldSpec, ...], where: str) -> None:
     """Move ``resources`` (in place: each gets its new object) to ``namespace``."""
     setter = set_scalar(namespace, where)
+    by_kind: dict[str, list[FieldSpec]] = {}
+    for spec in specs:
+        by_kind.setdefault(spec.kind, []).append(spec)
     for res in resources:
         res.store_previous_id()
         draft = Draft(res.obj)
         if not is_cluster_scoped(res.obj):
-            apply_spec(draft, _META_NAMESPACE, setter, SCALAR, where)
-        mine = _specs_for(res, specs)
-        if res.obj.get("kind") in _ROLE_BINDINGS:
+            _set_metadata_namespace(draft, namespace, where)
+        kind = res.obj.get("kind")
+        if kind in _ROLE_BINDINGS:
             _default_subjects(draft, namespace, where)
-        for spec in mine:
+        for spec in _specs_for(res, [*by_kind.get("", ()), *by_kind.get(str(kind), ())]):
             apply_spec(draft, spec, setter, SCALAR, where)
-        res.obj = _fresh_references(draft)
+        res.update(_fresh_references(draft))
     _check_unique(resources, where)
 
 
@@ -73,7 +75,19 @@ def _has_service(obj: Obj, path: tuple[str, ...]) -> bool:
     return isinstance(node, dict)
 
 
-def _specs_for(res: Res, specs: tuple[FieldSpec, ...]) -> list[FieldSpec]:
+def _set_metadata_namespace(draft: Draft, namespace: str, where: str) -> None:
+    """``metadata.namespace``: what the field spec ``metadata/namespace`` (create) does, written
+    out because it runs on every object of every namespaced build."""
+    metadata = draft.root.get("metadata")
+    if metadata is None:
+        draft.set(("metadata",), {"namespace": namespace})
+    elif not isinstance(metadata, dict) or isinstance(metadata.get("namespace"), (dict, list)):
+        raise BuildError(f"kustomize: {where}: {describe(draft.root)}: metadata.namespace must be a string")
+    else:
+        draft.set(("metadata", "namespace"), namespace)
+
+
+def _specs_for(res: Res, specs: list[FieldSpec]) -> list[FieldSpec]:
     """The specs that apply, without those kustomize handles by hand (metadata.namespace; names
     of non-v1 objects; binding subjects)."""
     api = res.obj.get("apiVersion")
@@ -99,10 +113,8 @@ def _default_subjects(draft: Draft, namespace: str, where: str) -> None:
 
 
 def _check_unique(resources: list[Res], where: str) -> None:
-    seen: dict[tuple[str, str, str, str, str], Res] = {}
+    seen: set[tuple[str, str, str, str, str]] = set()
     for res in resources:
-        cur = res.cur_id()
-        key = (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace())
-        if key in seen:
+        if res.key() in seen:
             raise BuildError(f"kustomize: {where}: the namespace makes two objects {describe(res.obj)}")
-        seen[key] = res
+        seen.add(res.key())

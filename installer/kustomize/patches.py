@@ -104,7 +104,7 @@ def apply_patch(resources: list[Res], text: str, target: Mapping[str, Any] | Non
         selected = _selected(resources, target, where)
         for res in selected:
             res.store_previous_id()
-            res.obj = _json6902(res.obj, ops, where)
+            res.update(_json6902(res.obj, ops, where))
         return resources
     if target:
         if len(parsed) > 1:
@@ -124,14 +124,11 @@ def apply_patch(resources: list[Res], text: str, target: Mapping[str, Any] | Non
 
 
 def _selected(resources: list[Res], target: Mapping[str, Any], where: str) -> list[Res]:
-    selected = Target(target, f"kustomize: {where}: target").select(resources)
+    chosen = Target(target, f"kustomize: {where}: target")
+    selected = chosen.select(resources)
     if not selected:
         # kustomize applies such a patch to nothing, silently; say so at least.
-        log.warning(
-            "kustomize: %s: no resource matches target %s; the patch changes nothing",
-            where,
-            Target(target, where),
-        )
+        log.warning("kustomize: %s: no resource matches target %s; the patch changes nothing", where, chosen)
     return selected
 
 
@@ -142,7 +139,7 @@ def _merge_into(resources: list[Res], chosen: Any, patch: Obj) -> list[Res]:
             merged = strategic_merge(res.obj, patch)
             if merged is None:
                 continue
-            res.obj = merged
+            res.update(merged)
         out.append(res)
     return out
 

@@ -139,7 +139,7 @@ def _write(res: Res, value: Value, target: Mapping[str, Any], where: str) -> Non
     if name_of(draft.root) != name_of(res.obj):
         # kustomize would then rewrite every reference to the old name; this engine never renames.
         raise BuildError(f"{where}: renaming {describe(res.obj)} with a replacement is not supported")
-    res.obj = draft.root
+    res.update(draft.root)
 
 
 @dataclass(frozen=True)

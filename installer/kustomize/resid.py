@@ -10,6 +10,7 @@ those rules in one place; the callers say which flavour they need.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from installer.objects import Obj
 
@@ -76,10 +77,10 @@ def namespace_of(obj: Obj) -> str:
     return str(meta(obj).get("namespace") or "")
 
 
-@dataclass(frozen=True)
-class ResId:
+class ResId(NamedTuple):
     """kustomize's ResId. ``cluster`` says the kind is known to be cluster-scoped (kustomize
-    knows that for current ids of objects, not for selectors nor for previous ids)."""
+    knows that for current ids of objects, not for selectors nor for previous ids). A named
+    tuple: builds compute thousands of them."""
 
     group: str = ""
     version: str = ""
@@ -125,14 +126,24 @@ class ResId:
 def current_id(obj: Obj, aware: bool = True) -> ResId:
     """The object's id now; ``aware`` marks built-in cluster-scoped kinds as kustomize's
     resource map does (replacements build ids without that knowledge)."""
-    group, version = split_api_version(str(obj.get("apiVersion", "")))
-    return ResId(
-        group,
-        version,
-        str(obj.get("kind", "")),
-        name_of(obj),
-        namespace_of(obj),
-        aware and is_cluster_scoped(obj),
+    api = obj.get("apiVersion")
+    api = api if isinstance(api, str) else str(api or "")
+    group, sep, version = api.partition("/")
+    if not sep:
+        group, version = "", api
+    kind = obj.get("kind")
+    kind = kind if isinstance(kind, str) else str(kind or "")
+    name, namespace = _meta_id(obj)
+    return ResId(group, version, kind, name, namespace, aware and (api, kind) in CLUSTER_SCOPED)
+
+
+def _meta_id(obj: Obj) -> tuple[str, str]:
+    """(name, namespace) as current_id reads them."""
+    m = obj.get("metadata")
+    name, namespace = (m.get("name"), m.get("namespace")) if isinstance(m, dict) else (None, None)
+    return (
+        name if isinstance(name, str) else str(name or ""),
+        namespace if isinstance(namespace, str) else str(namespace or ""),
     )
 
 
@@ -142,25 +153,72 @@ class Res:
 
     kustomize keeps that history in annotations on the object; here it rides beside it, so the
     object stays as upstream wrote it. Each entry is (kind, name, effective namespace).
+
+    Ids are remembered with the object they were computed from: a transformer never changes an
+    object in place (it puts a new one in ``obj``), so the same object always has the same ids,
+    and the render's hundreds of patch targets do not recompute them for every object.
     """
 
     obj: Obj
     history: tuple[tuple[str, str, str], ...] = field(default=())
+    _cur: tuple[Obj, ResId, tuple[str, str, str, str, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _prev: tuple[Obj, tuple[tuple[str, str, str], ...], list[ResId]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def cur_id(self, aware: bool = True) -> ResId:
-        return current_id(self.obj, aware)
+        if not aware:
+            return current_id(self.obj, False)
+        return self._current()[1]
+
+    def _current(self) -> tuple[Obj, ResId, tuple[str, str, str, str, str]]:
+        if self._cur is None or self._cur[0] is not self.obj:
+            cur = current_id(self.obj)
+            self._cur = (
+                self.obj,
+                cur,
+                (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace()),
+            )
+        return self._cur
 
     def prev_ids(self) -> list[ResId]:
-        group, version = split_api_version(str(self.obj.get("apiVersion", "")))
-        return [ResId(group, version, kind, name, ns) for kind, name, ns in self.history]
+        return list(self._previous()) if self.history else []
+
+    def _previous(self) -> list[ResId]:
+        if self._prev is None or self._prev[0] is not self.obj or self._prev[1] is not self.history:
+            group, version = split_api_version(str(self.obj.get("apiVersion", "")))
+            ids = [ResId(group, version, kind, name, ns) for kind, name, ns in self.history]
+            self._prev = (self.obj, self.history, ids)
+        return self._prev[2]
+
+    def key(self) -> tuple[str, str, str, str, str]:
+        """What makes two objects the same object for kustomize (its CurId equality)."""
+        return self._current()[2]
 
     def org_id(self) -> ResId:
         """The first id the object had (kustomize's OrgId)."""
-        prev = self.prev_ids()
-        return prev[0] if prev else self.cur_id()
+        return self._previous()[0] if self.history else self.cur_id()
 
     def all_ids(self, aware: bool = True) -> list[ResId]:
         return [*self.prev_ids(), self.cur_id(aware)]
+
+    def update(self, obj: Obj) -> None:
+        """Put a transformed object in place, carrying its ids over when its apiVersion and
+        kind did not change (only name and namespace are then read again)."""
+        old, self.obj = self.obj, obj
+        if obj is old or self._cur is None or self._cur[0] is not old:
+            return
+        if old.get("apiVersion") != obj.get("apiVersion") or old.get("kind") != obj.get("kind"):
+            return
+        cur = self._cur[1]
+        name, namespace = _meta_id(obj)
+        if (name, namespace) != (cur.name, cur.namespace):
+            cur = cur._replace(name=name, namespace=namespace)
+        self._cur = (obj, cur, (cur.group, cur.version, cur.kind, cur.name, cur.effective_namespace()))
+        if self._prev is not None and self._prev[0] is old:
+            self._prev = (obj, self._prev[1], self._prev[2])
 
     def store_previous_id(self) -> None:
         cur = self.cur_id()

@@ -15,6 +15,7 @@ agree on the patterns kustomizations use (names, alternations, ``.*``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,52 +139,77 @@ def selector_matches(reqs: tuple[Requirement, ...], labels: Any) -> bool:
 # ---------------------------------------------------------------------------- patch targets
 
 
-def _anchored(pattern: str, where: str) -> re.Pattern[str] | None:
+def _anchored(pattern: str, where: str) -> re.Pattern[str] | str | None:
+    """The pattern compiled, or the plain string it stands for when it has no operators (the
+    render's targets are escaped names: comparing strings is what makes hundreds of them cheap)."""
     if not pattern:
         return None
     try:
-        return re.compile(f"(?:{pattern})")
+        return _compile(pattern)
     except re.error as exc:
         raise BuildError(f"{where}: {pattern!r} is not a valid regular expression: {exc}") from None
 
 
-@dataclass(frozen=True)
+@functools.cache
+def _compile(pattern: str) -> re.Pattern[str] | str:
+    literal = _UNESCAPE.sub(r"\1", pattern)
+    if re.escape(literal) == pattern or _PLAIN.fullmatch(pattern):
+        return literal
+    return re.compile(f"(?:{pattern})")
+
+
+_UNESCAPE = re.compile(r"\\([^A-Za-z0-9])")
+_PLAIN = re.compile(r"[A-Za-z0-9_-]*")
+
+
 class Target:
     """A ``target:`` of a patch (kustomize's Selector with regular expressions)."""
 
-    raw: Mapping[str, Any]
-    where: str
+    def __init__(self, raw: Mapping[str, Any], where: str) -> None:
+        self.raw = raw
+        get = raw.get
+        self.regex = {
+            k: _anchored(str(get(k) or ""), where) for k in ("group", "version", "kind", "name", "namespace")
+        }
+        self.labels = parse_selector(str(get("labelSelector") or ""), where)
+        self.annotations = parse_selector(str(get("annotationSelector") or ""), where)
 
     def select(self, resources: list[Res]) -> list[Res]:
-        get = self.raw.get
-        regex = {
-            k: _anchored(str(get(k) or ""), self.where)
-            for k in ("group", "version", "kind", "name", "namespace")
-        }
-        labels = parse_selector(str(get("labelSelector") or ""), self.where)
-        annotations = parse_selector(str(get("annotationSelector") or ""), self.where)
-        out = []
-        for res in resources:
-            cur, org = res.cur_id(), res.org_id()
-            if not (_any(regex["namespace"], org.effective_namespace(), cur.effective_namespace())):
-                continue
-            if not _any(regex["name"], org.name, cur.name):
-                continue
-            if not all(_any(regex[k], getattr(cur, k)) for k in ("group", "version", "kind")):
-                continue
-            m = meta(res.obj)
-            if selector_matches(labels, m.get("labels")) and selector_matches(
-                annotations, m.get("annotations")
-            ):
-                out.append(res)
-        return out
+        """kustomize's resWrangler.Select: name and namespace may match the original or the
+        current value, the GVK the current one; labels and annotations the current ones."""
+        kind = self.regex["kind"]
+        if isinstance(kind, str):  # most targets name a kind: test that first, inline
+            resources = [res for res in resources if res.obj.get("kind") == kind]
+        return [res for res in resources if self.matches(res)]
+
+    def matches(self, res: Res) -> bool:
+        regex = self.regex
+        kind = regex["kind"]
+        if isinstance(kind, str) and kind != res.obj.get("kind"):
+            return False
+        cur = res.cur_id()
+        if not all(_any(regex[k], getattr(cur, k)) for k in ("kind", "group", "version")):
+            return False
+        org = res.org_id()
+        if not _any(regex["name"], org.name, cur.name):
+            return False
+        if not _any(regex["namespace"], org.effective_namespace(), cur.effective_namespace()):
+            return False
+        m = meta(res.obj)
+        return selector_matches(self.labels, m.get("labels")) and selector_matches(
+            self.annotations, m.get("annotations")
+        )
 
     def __str__(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.raw.items() if v)
 
 
-def _any(pattern: re.Pattern[str] | None, *values: str) -> bool:
-    return pattern is None or any(pattern.fullmatch(v) for v in values)
+def _any(pattern: re.Pattern[str] | str | None, *values: str) -> bool:
+    if pattern is None:
+        return True
+    if isinstance(pattern, str):
+        return pattern in values
+    return any(pattern.fullmatch(v) for v in values)
 
 
 # ---------------------------------------------------------------------------- replacement selectors

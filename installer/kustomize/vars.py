@@ -151,7 +151,7 @@ def resolve_vars(
         new = deep_copy(res.obj)
         for spec in mine:
             _visit(new, tuple(p for p in spec.path.split("/") if p), substitute)
-        res.obj = new
+        res.update(new)
     unused = sorted(set(values) - used)
     if unused:
         log.warning("kustomize: %s: vars never used: %s", where, ", ".join(unused))
