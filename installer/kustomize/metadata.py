@@ -24,6 +24,7 @@ from installer.kustomize.fieldspecs import (
     set_pairs,
 )
 from installer.kustomize.resid import Res
+from installer.objects import Obj
 
 _METADATA_LABELS = FieldSpec("metadata/labels", create=True)
 BUILTIN_TRANSFORMERS = {"LabelTransformer": "labels", "AnnotationsTransformer": "annotations"}
@@ -49,32 +50,34 @@ def add_pairs(
         return
     setter = set_pairs(dict(pairs), where)
     for res in resources:
-        draft = Draft(res.obj)
+        obj = res.obj
+        draft: Draft | None = None
         for spec in specs:
-            if spec == _METADATA_LABELS and _metadata_labels(draft, pairs):
+            labeled = _metadata_labels(obj, pairs) if spec == _METADATA_LABELS and draft is None else None
+            if labeled is not None:
+                obj = labeled
                 continue
+            draft = draft or Draft(obj)
             apply_spec(draft, spec, setter, MAP, where)
-        res.update(draft.root)
+        res.update(draft.root if draft else obj)
 
 
-def _metadata_labels(draft: Draft, pairs: Mapping[str, str]) -> bool:
+def _metadata_labels(obj: Obj, pairs: Mapping[str, str]) -> Obj | None:
     """The spec ``metadata/labels`` (create), written out for the usual shapes, as it runs on
-    every object of every build with labels; False leaves anything unusual to the field-spec walk."""
-    metadata = draft.root.get("metadata")
+    every object of every build with labels; None leaves anything unusual to the field-spec walk."""
+    metadata = obj.get("metadata")
     if metadata is None:
-        draft.set(("metadata",), {"labels": dict(pairs)})
-        return True
+        return {**obj, "metadata": {"labels": dict(pairs)}}
     if not isinstance(metadata, dict):
-        return False
+        return None
     labels = metadata.get("labels")
     if labels is None:
-        draft.set(("metadata", "labels"), dict(pairs))
-        return True
+        return {**obj, "metadata": {**metadata, "labels": dict(pairs)}}
     if not isinstance(labels, dict):
-        return False
-    if any(labels.get(k) != v for k, v in pairs.items()):
-        draft.set(("metadata", "labels"), {**labels, **pairs})
-    return True
+        return None
+    if all(labels.get(k) == v for k, v in pairs.items()):
+        return obj
+    return {**obj, "metadata": {**metadata, "labels": {**labels, **pairs}}}
 
 
 def apply_builtin_transformer(resources: list[Res], cfg: Any, where: str) -> None:

@@ -24,14 +24,20 @@ from installer.objects import describe
 
 
 def fix_back_references(resources: list[Res], refs: tuple[NameReference, ...], where: str) -> None:
-    if not any(r.history for r in resources):
-        return  # only objects with previous ids can be referrals
+    # Only objects with previous ids can be referrals, and only of a kind some reference names:
+    # without one, no reference can change (the render's second build, often).
+    kinds_before = {kind for r in resources for kind, _, _ in r.history}
+    refs = tuple(ref for ref in refs if not ref.kind or ref.kind in kinds_before)
+    if not refs:
+        return
     index = _Index(resources)
     kinds = {spec.kind for ref in refs for spec in ref.referrers}
-    for referrer in resources:
-        first_kind = referrer.history[0][0] if referrer.history else referrer.obj.get("kind")
-        if "" not in kinds and first_kind not in kinds:
-            continue  # cheap test first: the object is of no referrer kind
+    referrers = (
+        resources
+        if "" in kinds
+        else [r for r in resources if (r.history[0][0] if r.history else r.obj.get("kind")) in kinds]
+    )
+    for referrer in referrers:
         org = referrer.org_id()
         mine = [
             (ref, spec)

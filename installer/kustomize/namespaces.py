@@ -24,6 +24,8 @@ from installer.objects import Obj, describe
 
 _ROLE_BINDINGS = ("RoleBinding", "ClusterRoleBinding")
 _WEBHOOKS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+# Kinds whose references follow the namespace (see _fresh_references).
+_REFERRERS = frozenset({*_ROLE_BINDINGS, *_WEBHOOKS, "CustomResourceDefinition", "APIService"})
 
 
 def set_namespace(resources: list[Res], namespace: str, specs: tuple[FieldSpec, ...], where: str) -> None:
@@ -34,16 +36,33 @@ def set_namespace(resources: list[Res], namespace: str, specs: tuple[FieldSpec, 
         by_kind.setdefault(spec.kind, []).append(spec)
     for res in resources:
         res.store_previous_id()
-        draft = Draft(res.obj)
-        if not is_cluster_scoped(res.obj):
-            _set_metadata_namespace(draft, namespace, where)
-        kind = res.obj.get("kind")
+        kind = str(res.obj.get("kind"))
+        mine = _specs_for(res, [*by_kind.get("", ()), *by_kind.get(kind, ())])
+        if not mine and kind not in _REFERRERS:
+            res.update(_with_namespace(res.obj, namespace, where))
+            continue
+        draft = Draft(_with_namespace(res.obj, namespace, where))
         if kind in _ROLE_BINDINGS:
             _default_subjects(draft, namespace, where)
-        for spec in _specs_for(res, [*by_kind.get("", ()), *by_kind.get(str(kind), ())]):
+        for spec in mine:
             apply_spec(draft, spec, setter, SCALAR, where)
         res.update(_fresh_references(draft))
     _check_unique(resources, where)
+
+
+def _with_namespace(obj: Obj, namespace: str, where: str) -> Obj:
+    """``metadata.namespace`` set (what the field spec ``metadata/namespace``, create, does),
+    unless the kind is cluster-scoped; written out, as it runs on every object of every build."""
+    if is_cluster_scoped(obj):
+        return obj
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return {**obj, "metadata": {"namespace": namespace}}
+    if not isinstance(metadata, dict) or isinstance(metadata.get("namespace"), (dict, list)):
+        raise BuildError(f"kustomize: {where}: {describe(obj)}: metadata.namespace must be a string")
+    if metadata.get("namespace") == namespace:
+        return obj
+    return {**obj, "metadata": {**metadata, "namespace": namespace}}
 
 
 def _fresh_references(draft: Draft) -> Obj:
@@ -73,18 +92,6 @@ def _has_service(obj: Obj, path: tuple[str, ...]) -> bool:
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     return isinstance(node, dict)
-
-
-def _set_metadata_namespace(draft: Draft, namespace: str, where: str) -> None:
-    """``metadata.namespace``: what the field spec ``metadata/namespace`` (create) does, written
-    out because it runs on every object of every namespaced build."""
-    metadata = draft.root.get("metadata")
-    if metadata is None:
-        draft.set(("metadata",), {"namespace": namespace})
-    elif not isinstance(metadata, dict) or isinstance(metadata.get("namespace"), (dict, list)):
-        raise BuildError(f"kustomize: {where}: {describe(draft.root)}: metadata.namespace must be a string")
-    else:
-        draft.set(("metadata", "namespace"), namespace)
 
 
 def _specs_for(res: Res, specs: list[FieldSpec]) -> list[FieldSpec]:

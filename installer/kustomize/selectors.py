@@ -188,7 +188,9 @@ class Target:
         if isinstance(kind, str) and kind != res.obj.get("kind"):
             return False
         cur = res.cur_id()
-        if not all(_any(regex[k], getattr(cur, k)) for k in ("kind", "group", "version")):
+        if not (_any(regex["kind"], cur.kind) and _any(regex["group"], cur.group)):
+            return False
+        if not _any(regex["version"], cur.version):
             return False
         org = res.org_id()
         if not _any(regex["name"], org.name, cur.name):
@@ -204,12 +206,15 @@ class Target:
         return ", ".join(f"{k}={v}" for k, v in self.raw.items() if v)
 
 
-def _any(pattern: re.Pattern[str] | str | None, *values: str) -> bool:
+def _any(pattern: re.Pattern[str] | str | None, value: str, other: str | None = None) -> bool:
+    """Whether ``pattern`` (None: anything) matches ``value`` or ``other``."""
     if pattern is None:
         return True
     if isinstance(pattern, str):
-        return pattern in values
-    return any(pattern.fullmatch(v) for v in values)
+        return pattern in (value, other)
+    return pattern.fullmatch(value) is not None or (
+        other is not None and pattern.fullmatch(other) is not None
+    )
 
 
 # ---------------------------------------------------------------------------- replacement selectors
