@@ -189,7 +189,10 @@ class _Builder:
         if spec.get("images"):
             set_images(acc.resources, spec["images"], acc.config.get("images"), kfile)
         if spec.get("replacements"):
-            read = lambda rel: self.read_file(path, rel, f"{kfile}: replacements")  # noqa: E731
+
+            def read(rel: str) -> tuple[str, FileValue]:
+                return self.read_file(path, rel, f"{kfile}: replacements")
+
             apply_replacements(acc.resources, load_replacements(spec["replacements"], read, kfile), kfile)
         for i, entry in enumerate(spec.get("transformers") or []):
             where = f"{kfile}: transformers[{i}]"

@@ -18,6 +18,7 @@ from typing import Any
 from installer.errors import BuildError
 from installer.kustomize import defaults, schema
 from installer.kustomize.cow import Draft, Path
+from installer.kustomize.paths import split_escaped
 from installer.kustomize.resid import split_api_version
 from installer.kustomize.tree import FileValue
 from installer.objects import Obj, describe
@@ -166,17 +167,8 @@ def load_configuration(value: FileValue, where: str) -> TransformerConfig:
 
 @functools.cache
 def split_path(path: str) -> tuple[str, ...]:
-    """kustomize's PathSplitter: ``/`` separates, ``\\/`` is a slash in a key, a leading ``/`` is ignored."""
-    parts = path.split("/")
-    if len(parts) > 1 and parts[0] == "":
-        parts = parts[1:]
-    out = [parts[0]]
-    for part in parts[1:]:
-        if out[-1].endswith("\\"):
-            out[-1] = out[-1][:-1] + "/" + part
-        else:
-            out.append(part)
-    return tuple(out)
+    """A field spec's path, split as kustomize splits it (remembered: specs are few, walks many)."""
+    return tuple(split_escaped(path, "/"))
 
 
 def apply_spec(draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | None, where: str) -> None:

@@ -19,18 +19,25 @@ from installer.errors import BuildError
 from installer.kustomize.cow import Draft, Path
 
 
+def split_escaped(path: str, delimiter: str) -> list[str]:
+    """kustomize's PathSplitter: ``delimiter`` separates, a backslash before it makes it part of
+    the name, a leading delimiter is ignored. Field specs split on ``/``, field paths on ``.``."""
+    parts = path.split(delimiter)
+    if len(parts) > 1 and parts[0] == "":
+        parts = parts[1:]
+    out = [parts[0]]
+    for part in parts[1:]:
+        if out[-1].endswith("\\"):
+            out[-1] = out[-1][:-1] + delimiter + part
+        else:
+            out.append(part)
+    return out
+
+
 def split(path: str) -> list[str]:
     """kyaml's SmarterPathSplitter: dots separate, ``\\.`` is a dot, ``[a.b]`` is one map key and
     ``[name=a.b]`` one list selector."""
-    parts = path.split(".")
-    if len(parts) > 1 and parts[0] == "":
-        parts = parts[1:]
-    plain = [parts[0]]
-    for part in parts[1:]:
-        if plain[-1].endswith("\\"):
-            plain[-1] = plain[-1][:-1] + "." + part
-        else:
-            plain.append(part)
+    plain = split_escaped(path, ".")
     out: list[str] = []
     i = 0
     while i < len(plain):
