@@ -55,6 +55,7 @@ class Accumulator:
             self.resources.append(res)
 
     def add_vars(self, variables: list[Var], where: str) -> None:
+        """Vars travel up to the top, where they are resolved; a name may be declared once."""
         for var in variables:
             if any(known.name == var.name for known in self.variables):
                 raise BuildError(f"kustomize: {where}: var {var.name} is defined twice")
@@ -81,11 +82,15 @@ def build(
 
 
 def _local(obj: Obj) -> bool:
+    """kustomize drops objects annotated as local configuration from its output."""
     annotations = meta(obj).get("annotations")
     return isinstance(annotations, dict) and annotations.get(LOCAL_CONFIG) == "true"
 
 
 class _Builder:
+    """One build: the tree, the directories given already built, the load restriction, and the
+    stack of kustomizations being built (a cycle is an error, not a recursion limit)."""
+
     def __init__(self, tree: FileTree, built: dict[str, list[Obj]], restrict_loads: bool) -> None:
         self.tree = tree
         self.built = built
@@ -95,6 +100,7 @@ class _Builder:
     # ------------------------------------------------------------------ loading
 
     def read_file(self, base: str, rel: str, where: str) -> tuple[str, FileValue]:
+        """A file a kustomization names, checked against kustomize's load restrictor."""
         fpath = join(base, rel)
         if self.restrict_loads and base not in ("", ".") and not fpath.startswith(base + "/"):
             # kustomize's load restrictor: files must be at or below the kustomization.
@@ -105,6 +111,7 @@ class _Builder:
             raise BuildError(f"kustomize: {where}: {exc.message.removeprefix('kustomize: ')}") from None
 
     def load(self, path: str, where: str) -> tuple[str, dict[str, Any]]:
+        """The kustomization file of a directory, checked by :mod:`.schema` before anything is built."""
         kfile = self.tree.kustomization_in(path)
         if kfile is None:
             raise BuildError(f"kustomize: {where}: {path} has no kustomization file")
@@ -125,6 +132,7 @@ class _Builder:
     # ------------------------------------------------------------------ accumulation
 
     def accumulate(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """Apply one kustomization or component to ``acc``, in kustomize's order (see the module)."""
         if path in self.stack:
             raise BuildError(f"kustomize: {kfile}: cycle: {' -> '.join([*self.stack, path])}")
         self.stack.append(path)
@@ -146,6 +154,8 @@ class _Builder:
         self.stack.pop()
 
     def resources(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """``resources`` (and ``bases``): files parsed, directories built on their own; kustomize
+        tries a path as a file first, then as a directory."""
         new: list[Res] = []
         for entry in [*(spec.get("resources") or []), *(spec.get("bases") or [])]:
             if "://" in entry or entry.startswith("git@"):
@@ -166,6 +176,8 @@ class _Builder:
         acc.append(new, kfile)
 
     def component(self, path: str, where: str, acc: Accumulator) -> None:
+        """A component works on what the including kustomization accumulated so far, as if its
+        fields were that kustomization's (kustomize shares the accumulator)."""
         kfile, spec = self.load(path, where)
         if spec.get("kind") != "Component":
             raise BuildError(f"kustomize: {where}: {path} is not a Component (kind: Component)")
@@ -174,6 +186,7 @@ class _Builder:
     # ------------------------------------------------------------------ transformers
 
     def transform(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """The transformers of one kustomization, in kustomize's fixed order."""
         for i, entry in enumerate(spec.get("patches") or []):
             where = f"{kfile}: patches[{i}]"
             acc.resources = apply_patch(
@@ -200,6 +213,7 @@ class _Builder:
                 apply_builtin_transformer(acc.resources, cfg, where)
 
     def patch_text(self, path: str, entry: Mapping[str, Any], where: str) -> str:
+        """The text of a ``patches:`` entry: inline ``patch`` or the file at ``path``."""
         if entry.get("path") and entry.get("patch"):
             raise BuildError(f"kustomize: {where}: give path or patch, not both")
         if entry.get("patch"):

@@ -29,6 +29,9 @@ SetFn = Callable[[Draft, Path, Any], None]
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """kustomize's FieldSpec: a place (slash-separated ``path``) in objects of a GVK (blank =
+    any), and whether missing maps on the way are created."""
+
     path: str
     kind: str = ""
     group: str = ""
@@ -46,6 +49,7 @@ class FieldSpec:
         )
 
     def applies_to(self, obj: Obj) -> bool:
+        """Whether the spec's GVK selects ``obj`` (kind first: it decides most cases)."""
         if self.kind and self.kind != obj.get("kind"):
             return False
         if not (self.group or self.version):
@@ -97,6 +101,9 @@ class NameReference:
 
 @dataclass
 class TransformerConfig:
+    """Field specs by category (``namespace``, ``commonLabels``, ``images``, ...) and name
+    references: kustomize's TransformerConfig, built-in specs plus ``configurations:``."""
+
     specs: dict[str, tuple[FieldSpec, ...]] = field(default_factory=dict)
     name_references: tuple[NameReference, ...] = ()
 
@@ -183,6 +190,8 @@ def apply_spec(draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | No
 
 @dataclass(frozen=True)
 class _Walk:
+    """One walk of one field spec through one draft (kustomize's fieldspec filter)."""
+
     draft: Draft
     spec: FieldSpec
     set_value: SetFn

@@ -80,6 +80,7 @@ class ImageRule:
 def set_images(
     resources: list[Res], rules: list[Mapping[str, Any]], specs: tuple[FieldSpec, ...], where: str
 ) -> None:
+    """Apply the ``images:`` entries one after the other, as kustomize runs one transformer each."""
     for i, raw in enumerate(rules):
         rule = ImageRule(raw, f"{where}: images[{i}]")
         for res in resources:

@@ -24,6 +24,7 @@ from installer.objects import describe
 
 
 def fix_back_references(resources: list[Res], refs: tuple[NameReference, ...], where: str) -> None:
+    """Rewrite the references of ``resources`` to the objects namespaces moved (in place)."""
     # Only objects with previous ids can be referrals, and only of a kind some reference names:
     # without one, no reference can change (the render's second build, often).
     kinds_before = {kind for r in resources for kind, _, _ in r.history}

@@ -109,6 +109,7 @@ def _specs_for(res: Res, specs: list[FieldSpec]) -> list[FieldSpec]:
 
 
 def _default_subjects(draft: Draft, namespace: str, where: str) -> None:
+    """kustomize's default for bindings: subjects named ``default`` get the namespace."""
     subjects = draft.root.get("subjects")
     if subjects is None:
         return
@@ -120,6 +121,7 @@ def _default_subjects(draft: Draft, namespace: str, where: str) -> None:
 
 
 def _check_unique(resources: list[Res], where: str) -> None:
+    """Moving objects into one namespace must not make two of them the same object."""
     seen: set[tuple[str, str, str, str, str]] = set()
     for res in resources:
         if res.key() in seen:

@@ -6,8 +6,10 @@ its id (current or original); with a target, to every object the target selects.
 patch needs a target. A patched object is copied whole before the patch applies (the patch may
 reach anywhere in it), which is also what the render's writer expects of patched objects.
 
-Strategic merge follows the Kubernetes API types' merge keys for the built-in kinds patched in
-practice; custom resources have no schema here (nor in kustomize), so their lists are replaced.
+JSON 6902 is the jsonpatch library's. Strategic merge is written here: no Python package
+implements it (kustomize's is kyaml's merge2, in Go); it follows the Kubernetes API types' merge
+keys for the built-in kinds patched in practice, and custom resources have no schema here (nor
+in kustomize), so their lists are replaced.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def apply_patch(resources: list[Res], text: str, target: Mapping[str, Any] | Non
 
 
 def _selected(resources: list[Res], target: Mapping[str, Any], where: str) -> list[Res]:
+    """The objects a ``target:`` selects."""
     chosen = Target(target, f"kustomize: {where}: target")
     selected = chosen.select(resources)
     if not selected:
@@ -152,6 +155,7 @@ def _json_patch(ops: list[dict[str, Any]], where: str) -> jsonpatch.JsonPatch:
 
 
 def _json6902(obj: Obj, ops: jsonpatch.JsonPatch, where: str) -> Obj:
+    """A JSON 6902 patch applied (by the jsonpatch library) to a copy of ``obj``."""
     try:
         result: Obj = ops.apply(deep_copy(obj), in_place=True)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:

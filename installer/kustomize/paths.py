@@ -2,7 +2,9 @@
 ``webhooks.*.clientConfig.service.name``, ``metadata.annotations.[cert-manager.io/inject-ca-from]``,
 ``spec.dnsNames.0``.
 
-Two readers, with kyaml's two behaviours: :func:`lookup` finds one node (a replacement source;
+Written here because these are kyaml's own semantics (no JSONPath or JSON-pointer library
+has its list selectors, wildcards and create-on-the-way). Two readers, with kyaml's two
+behaviours: :func:`lookup` finds one node (a replacement source;
 ``*`` is refused there, as kyaml refuses it) and :class:`Matcher` finds every node a path matches
 in a draft, creating what is missing when asked (replacement targets with ``create``). Values
 are plain Python objects; where kyaml works on a scalar's text, :func:`scalar_text` gives it.
@@ -132,6 +134,7 @@ class Matcher:
     where: str
 
     def match(self, at: Path, parts: list[str]) -> list[Path]:
+        """The paths of the nodes ``parts`` matches below ``at``."""
         if not parts:
             return [at]
         node = self.draft.get(at)

@@ -31,6 +31,8 @@ Reader = Callable[[str], tuple[str, FileValue]]
 
 @dataclass(frozen=True)
 class Value:
+    """A source's value: the node itself, and the text kyaml copies into scalar targets."""
+
     node: Any  # what replaces a map or list
     text: str  # what a scalar receives
 
@@ -55,6 +57,7 @@ def load_replacements(entries: list[Mapping[str, Any]], read: Reader, where: str
 
 
 def apply_replacements(resources: list[Res], replacements: list[Mapping[str, Any]], where: str) -> None:
+    """Apply ``replacements`` in order; each sees what the previous ones wrote."""
     for i, r in enumerate(replacements):
         here = f"kustomize: {where}: replacements[{i}]"
         if not r.get("source") or r.get("targets") is None:
@@ -65,6 +68,7 @@ def apply_replacements(resources: list[Res], replacements: list[Mapping[str, Any
 
 
 def _source_value(resources: list[Res], source: Mapping[str, Any], where: str) -> Value:
+    """The value a source selects; exactly one object must match, and the field must be set."""
     selector = resid_of(source)
     found = [r for r in resources if any(i.selected_by(selector) for i in ids_for_replacement(r))]
     if len(found) != 1:
@@ -88,6 +92,7 @@ def _source_value(resources: list[Res], source: Mapping[str, Any], where: str) -
 
 
 def _apply_target(resources: list[Res], value: Value, target: Mapping[str, Any], where: str) -> None:
+    """Write ``value`` into every object ``target`` selects and does not reject."""
     select = target.get("select")
     if select is None:
         raise BuildError(f"{where}: a target needs select")
@@ -120,6 +125,8 @@ def _rejected(rejects: list[Mapping[str, Any]], ids: list[ResId]) -> bool:
 
 
 def _write(res: Res, value: Value, target: Mapping[str, Any], where: str) -> None:
+    """Write ``value`` at every field path of ``target`` in one object (missing fields are an
+    error unless ``options.create``)."""
     options = target.get("options") or {}
     create = None
     if options.get("create"):

@@ -61,6 +61,7 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 
 
 def is_cluster_scoped(obj: Obj) -> bool:
+    """Whether kustomize knows the object's kind to be cluster-scoped."""
     return (str(obj.get("apiVersion", "")), str(obj.get("kind", ""))) in CLUSTER_SCOPED
 
 
@@ -90,6 +91,7 @@ class ResId(NamedTuple):
     cluster: bool = False
 
     def effective_namespace(self) -> str:
+        """The namespace as kustomize compares it: an empty one is default; cluster-scoped kinds have none."""
         if self.cluster:
             return NO_NAMESPACE
         return DEFAULT_NAMESPACE if self.namespace in ("", DEFAULT_NAMESPACE) else self.namespace
@@ -111,6 +113,7 @@ class ResId(NamedTuple):
         )
 
     def equals(self, other: ResId) -> bool:
+        """kustomize's ResId.Equals: the same GVK and name, in the same effective namespace."""
         return self.effective_namespace() == other.effective_namespace() and (
             self.group,
             self.version,
@@ -221,5 +224,7 @@ class Res:
             self._prev = (obj, self._prev[1], self._prev[2])
 
     def store_previous_id(self) -> None:
+        """Remember the current id before a transformer that may change it (kustomize's
+        StorePreviousId): matching by previous ids is how moved objects are still found."""
         cur = self.cur_id()
         self.history = (*self.history, (cur.kind, cur.name, cur.effective_namespace()))

@@ -146,6 +146,7 @@ def load_yaml(value: FileValue, where: str) -> Any:
 
 
 def load_mapping(value: FileValue, where: str) -> dict[str, Any]:
+    """A YAML file that must be a mapping (a kustomization, a configuration)."""
     data = load_yaml(value, where)
     if not isinstance(data, dict):
         raise BuildError(f"kustomize: {where}: must be a mapping")

@@ -9,8 +9,10 @@ Two kinds of selectors, as in kustomize:
   ids, current or previous.
 
 Both may carry Kubernetes label and annotation selectors (``app=x,tier in (a,b),!legacy``),
-parsed here with the grammar of apimachinery's ``labels.Parse``. Go's RE2 and Python's ``re``
-agree on the patterns kustomizations use (names, alternations, ``.*``).
+parsed here with the grammar of apimachinery's ``labels.Parse``: no maintained Python package
+parses Kubernetes selectors (the official client only passes them to the API server), and the
+grammar is small. Go's RE2 and Python's ``re`` agree on the patterns kustomizations use (names,
+alternations, ``.*``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ _VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 
 @dataclass(frozen=True)
 class Requirement:
+    """One term of a label selector (``key``, ``!key``, ``key in (..)``, ``key notin (..)``;
+    ``=``/``==``/``!=`` are in/notin of one value)."""
+
     key: str
     op: str  # exists, !, in, notin
     values: frozenset[str] = frozenset()
@@ -132,6 +137,7 @@ def _value_set(tokens: list[str], pos: int, where: str) -> tuple[frozenset[str],
 
 
 def selector_matches(reqs: tuple[Requirement, ...], labels: Any) -> bool:
+    """All terms hold for ``labels`` (an empty selector matches everything)."""
     found = labels if isinstance(labels, dict) else {}
     return all(r.matches(found) for r in reqs)
 
@@ -236,6 +242,7 @@ def ids_for_replacement(res: Res) -> list[ResId]:
 
 
 def matches_label_and_annotation(res: Res, raw: Mapping[str, Any] | None, where: str) -> bool:
+    """The label and annotation selectors of a replacement's select or reject."""
     get = (raw or {}).get
     m = meta(res.obj)
     labels = parse_selector(str(get("labelSelector") or ""), where)

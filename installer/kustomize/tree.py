@@ -87,6 +87,7 @@ class FileTree:
                 self.refused[rel] = "not UTF-8 text"
 
     def read(self, path: str) -> FileValue:
+        """A file's text or objects; a missing or refused file is an error that says which."""
         try:
             return self.files[path]
         except KeyError:

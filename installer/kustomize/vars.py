@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Var:
+    """A ``vars`` entry: ``$(name)`` stands for ``field_path`` of the object ``objref`` names."""
+
     name: str
     kind: str
     obj_name: str
