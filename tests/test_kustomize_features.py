@@ -336,6 +336,20 @@ def test_a_target_matching_nothing_changes_nothing_and_says_so(caplog: pytest.Lo
         ),
         (
             {
+                "kustomization.yaml": K + "resources: [bad.yaml]\n",
+                "bad.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: {}\n",
+            },
+            "bad.yaml: a ConfigMap without metadata.name",
+        ),
+        (
+            {
+                "kustomization.yaml": K + "resources: [bad.yaml]\n",
+                "bad.yaml": "apiVersion: v1\nkind: List\nitems: []\n",
+            },
+            "a List of objects is not supported",
+        ),
+        (
+            {
                 "kustomization.yaml": K + "resources: [app.yaml]\nconfigurations: [c.yaml]\n",
                 "c.yaml": "commonLabels:\n- {path: metadata/labels}\n",
             },

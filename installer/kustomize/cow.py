@@ -47,10 +47,6 @@ class Draft:
         self.root: Obj = obj
         self._own: dict[int, Any] = {}
 
-    @property
-    def changed(self) -> bool:
-        return bool(self._own)
-
     def get(self, path: Sequence[Key]) -> Any:
         node: Any = self.root
         for key in path:

@@ -204,8 +204,9 @@ class Res:
         """The first id the object had (kustomize's OrgId)."""
         return self._previous()[0] if self.history else self.cur_id()
 
-    def all_ids(self, aware: bool = True) -> list[ResId]:
-        return [*self.prev_ids(), self.cur_id(aware)]
+    def all_ids(self) -> list[ResId]:
+        """Previous ids, then the current one (kustomize's GetMatchingResourcesByAnyId)."""
+        return [*self.prev_ids(), self.cur_id()]
 
     def update(self, obj: Obj) -> None:
         """Put a transformed object in place, carrying its ids over when its apiVersion and

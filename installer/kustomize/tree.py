@@ -143,4 +143,7 @@ def parse_documents(path: str, value: FileValue) -> list[Obj]:
             raise BuildError(f"kustomize: {path}: every document must be a Kubernetes object")
         if str(d["kind"]).endswith("List") and isinstance(d.get("items"), list):
             raise BuildError(f"kustomize: {path}: a {d['kind']} of objects is not supported; list them")
+        metadata = d.get("metadata")
+        if not isinstance(metadata, dict) or not metadata.get("name"):
+            raise BuildError(f"kustomize: {path}: a {d['kind']} without metadata.name")
     return docs
