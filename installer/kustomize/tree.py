@@ -9,6 +9,7 @@ stand in for files (they are never parsed twice).
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import stat
@@ -122,8 +123,10 @@ def _relative(base: Path, path: Path) -> str:
     return path.relative_to(base).as_posix()
 
 
+@functools.lru_cache(maxsize=4096)
 def join(base: str, rel: str) -> str:
-    """``rel`` relative to the directory ``base``, normalized; never above the tree's root."""
+    """``rel`` relative to the directory ``base``, normalized; never above the tree's root.
+    (Remembered: a render joins the same few paths for every patch and kustomization.)"""
     joined = posixpath.normpath(posixpath.join(base, rel) if base not in ("", ".") else rel)
     if joined == ".." or joined.startswith("../") or posixpath.isabs(rel):
         raise BuildError(f"kustomize: {rel} escapes the kustomization root")
