@@ -14,35 +14,35 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from installer import yamlio
 from installer.errors import BuildError
 from installer.kustomize import schema
 from installer.kustomize.fieldspecs import TransformerConfig, load_configuration
-from installer.kustomize.generators import generate
-from installer.kustomize.images import set_images
 from installer.kustomize.metadata import add_pairs, apply_builtin_transformer, label_specs
 from installer.kustomize.nameref import fix_back_references
 from installer.kustomize.namespaces import set_namespace
 from installer.kustomize.patches import apply_patch
-from installer.kustomize.replacements import apply_replacements, load_replacements
 from installer.kustomize.resid import Res, meta
 from installer.kustomize.tree import FileTree, FileValue, join
-from installer.kustomize.vars import Var, resolve_vars
 from installer.objects import Obj, describe
+
+if TYPE_CHECKING:
+    from installer.kustomize.vars import Var
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
-@dataclass
 class Accumulator:
     """What building a kustomization hands to the one that includes it."""
 
-    resources: list[Res] = field(default_factory=list)
-    config: TransformerConfig = field(default_factory=TransformerConfig)
-    variables: list[Var] = field(default_factory=list)
+    __slots__ = ("config", "resources", "variables")
+
+    def __init__(self, resources: list[Res] | None = None) -> None:
+        self.resources: list[Res] = resources if resources is not None else []
+        self.config = TransformerConfig()
+        self.variables: list[Var] = []
 
     def append(self, new: list[Res], where: str) -> None:
         """Add objects; like kustomize, an id already present is an error."""
@@ -77,7 +77,10 @@ def build(
     top = posixpath.normpath(root)
     acc = _Builder(tree, dict(built or {}), restrict_loads).directory(top, top, top=True)
     fix_back_references(acc.resources, acc.config.name_references, top)
-    resolve_vars(acc.resources, acc.variables, acc.config.get("varReference"), top)
+    if acc.variables:
+        from installer.kustomize.vars import resolve_vars
+
+        resolve_vars(acc.resources, acc.variables, acc.config.get("varReference"), top)
     return [r.obj for r in acc.resources if not _local(r.obj)]
 
 
@@ -143,15 +146,31 @@ class _Builder:
             fpath, text = self.read_file(path, cfg, where)
             config.merge(load_configuration(text, f"{where}: {fpath}"), where)
         acc.config.merge(config, kfile)
-        generated = generate(spec, lambda rel, where: self.read_file(path, rel, where), kfile)
-        acc.append([Res(o) for o in generated], kfile)
+        if spec.get("configMapGenerator"):
+            self.generate(path, kfile, spec, acc)
         for i, comp in enumerate(spec.get("components") or []):
             self.component(join(path, comp), f"{kfile}: components[{i}]", acc)
         self.transform(path, kfile, spec, acc)
-        acc.add_vars(
-            [Var.parse(v, f"{kfile}: vars[{i}]") for i, v in enumerate(spec.get("vars") or [])], kfile
-        )
+        if spec.get("vars"):
+            self.declare_vars(kfile, spec, acc)
         self.stack.pop()
+
+    # The modules of features a render does not use (generators, vars, images, replacements)
+    # are imported by the kustomizations that use them: every render is a new process, and
+    # importing what it does not run would cost it more than the engine's work.
+
+    def generate(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """``configMapGenerator``: generated objects join the accumulated ones."""
+        from installer.kustomize.generators import generate
+
+        generated = generate(spec, lambda rel, where: self.read_file(path, rel, where), kfile)
+        acc.append([Res(o) for o in generated], kfile)
+
+    def declare_vars(self, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """``vars``: declared here, resolved once at the top."""
+        from installer.kustomize.vars import Var
+
+        acc.add_vars([Var.parse(v, f"{kfile}: vars[{i}]") for i, v in enumerate(spec["vars"])], kfile)
 
     def resources(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
         """``resources`` (and ``bases``): files parsed, directories built on their own; kustomize
@@ -200,17 +219,24 @@ class _Builder:
         if spec.get("commonAnnotations"):
             add_pairs(acc.resources, spec["commonAnnotations"], acc.config.get("commonAnnotations"), kfile)
         if spec.get("images"):
+            from installer.kustomize.images import set_images
+
             set_images(acc.resources, spec["images"], acc.config.get("images"), kfile)
         if spec.get("replacements"):
-
-            def read(rel: str) -> tuple[str, FileValue]:
-                return self.read_file(path, rel, f"{kfile}: replacements")
-
-            apply_replacements(acc.resources, load_replacements(spec["replacements"], read, kfile), kfile)
+            self.replace(path, kfile, spec, acc)
         for i, entry in enumerate(spec.get("transformers") or []):
             where = f"{kfile}: transformers[{i}]"
             for cfg in self.transformer_configs(path, entry, where):
                 apply_builtin_transformer(acc.resources, cfg, where)
+
+    def replace(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
+        """``replacements``, inline and from files."""
+        from installer.kustomize.replacements import apply_replacements, load_replacements
+
+        def read(rel: str) -> tuple[str, FileValue]:
+            return self.read_file(path, rel, f"{kfile}: replacements")
+
+        apply_replacements(acc.resources, load_replacements(spec["replacements"], read, kfile), kfile)
 
     def patch_text(self, path: str, entry: Mapping[str, Any], where: str) -> str:
         """The text of a ``patches:`` entry: inline ``patch`` or the file at ``path``."""

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from installer.errors import BuildError
 from installer.kustomize import defaults, schema
 from installer.kustomize.cow import Draft, Path
-from installer.kustomize.paths import split_escaped
 from installer.kustomize.resid import split_api_version
 from installer.kustomize.tree import FileValue
 from installer.objects import Obj, describe
@@ -27,8 +25,7 @@ MAP, SCALAR = "map", "scalar"
 SetFn = Callable[[Draft, Path, Any], None]
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """kustomize's FieldSpec: a place (slash-separated ``path``) in objects of a GVK (blank =
     any), and whether missing maps on the way are created."""
 
@@ -89,8 +86,7 @@ def _builtin(specs: Iterable[defaults.Spec]) -> tuple[FieldSpec, ...]:
     )
 
 
-@dataclass(frozen=True)
-class NameReference:
+class NameReference(NamedTuple):
     """Objects of ``kind`` (``group``/``version``) are referred to at ``referrers``."""
 
     kind: str
@@ -99,13 +95,19 @@ class NameReference:
     referrers: tuple[FieldSpec, ...]
 
 
-@dataclass
 class TransformerConfig:
     """Field specs by category (``namespace``, ``commonLabels``, ``images``, ...) and name
     references: kustomize's TransformerConfig, built-in specs plus ``configurations:``."""
 
-    specs: dict[str, tuple[FieldSpec, ...]] = field(default_factory=dict)
-    name_references: tuple[NameReference, ...] = ()
+    __slots__ = ("name_references", "specs")
+
+    def __init__(
+        self,
+        specs: dict[str, tuple[FieldSpec, ...]] | None = None,
+        name_references: tuple[NameReference, ...] = (),
+    ) -> None:
+        self.specs: dict[str, tuple[FieldSpec, ...]] = specs if specs is not None else {}
+        self.name_references = name_references
 
     @staticmethod
     def builtin() -> TransformerConfig:
@@ -172,6 +174,21 @@ def load_configuration(value: FileValue, where: str) -> TransformerConfig:
 # ---------------------------------------------------------------------------- the walk
 
 
+def split_escaped(path: str, delimiter: str) -> list[str]:
+    """kustomize's PathSplitter: ``delimiter`` separates, a backslash before it makes it part of
+    the name, a leading delimiter is ignored. Field specs split on ``/``, field paths on ``.``."""
+    parts = path.split(delimiter)
+    if len(parts) > 1 and parts[0] == "":
+        parts = parts[1:]
+    out = [parts[0]]
+    for part in parts[1:]:
+        if out[-1].endswith("\\"):
+            out[-1] = out[-1][:-1] + delimiter + part
+        else:
+            out.append(part)
+    return out
+
+
 @functools.cache
 def split_path(path: str) -> tuple[str, ...]:
     """A field spec's path, split as kustomize splits it (remembered: specs are few, walks many)."""
@@ -188,15 +205,15 @@ def apply_spec(draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | No
         _Walk(draft, spec, set_value, create if spec.create else None, where).walk((), split_path(spec.path))
 
 
-@dataclass(frozen=True)
 class _Walk:
     """One walk of one field spec through one draft (kustomize's fieldspec filter)."""
 
-    draft: Draft
-    spec: FieldSpec
-    set_value: SetFn
-    create: str | None
-    where: str
+    __slots__ = ("create", "draft", "set_value", "spec", "where")
+
+    def __init__(
+        self, draft: Draft, spec: FieldSpec, set_value: SetFn, create: str | None, where: str
+    ) -> None:
+        self.draft, self.spec, self.set_value, self.create, self.where = draft, spec, set_value, create, where
 
     def walk(self, at: Path, rest: tuple[str, ...]) -> None:
         node = self.draft.get(at)

@@ -17,8 +17,7 @@ from typing import Any
 from installer.errors import BuildError
 from installer.kustomize.cow import Draft, Path
 from installer.kustomize.fieldspecs import FieldSpec, apply_spec
-from installer.kustomize.paths import scalar_text
-from installer.kustomize.resid import Res
+from installer.kustomize.resid import Res, scalar_text
 from installer.objects import describe
 
 _CONTAINER_LISTS = ("containers", "initContainers")

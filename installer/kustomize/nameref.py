@@ -18,8 +18,7 @@ from typing import Any
 from installer.errors import BuildError
 from installer.kustomize.cow import Draft, Path
 from installer.kustomize.fieldspecs import FieldSpec, NameReference, apply_spec
-from installer.kustomize.paths import scalar_text
-from installer.kustomize.resid import NO_NAMESPACE, Res, name_of, namespace_of
+from installer.kustomize.resid import NO_NAMESPACE, Res, name_of, namespace_of, scalar_text
 from installer.objects import describe
 
 

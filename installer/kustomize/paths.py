@@ -13,27 +13,13 @@ are plain Python objects; where kyaml works on a scalar's text, :func:`scalar_te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from installer import yamlio
 from installer.errors import BuildError
 from installer.kustomize.cow import Draft, Path
-
-
-def split_escaped(path: str, delimiter: str) -> list[str]:
-    """kustomize's PathSplitter: ``delimiter`` separates, a backslash before it makes it part of
-    the name, a leading delimiter is ignored. Field specs split on ``/``, field paths on ``.``."""
-    parts = path.split(delimiter)
-    if len(parts) > 1 and parts[0] == "":
-        parts = parts[1:]
-    out = [parts[0]]
-    for part in parts[1:]:
-        if out[-1].endswith("\\"):
-            out[-1] = out[-1][:-1] + delimiter + part
-        else:
-            out.append(part)
-    return out
+from installer.kustomize.fieldspecs import split_escaped
+from installer.kustomize.resid import scalar_text
 
 
 def split(path: str) -> list[str]:
@@ -56,15 +42,6 @@ def split(path: str) -> list[str]:
         out.append(elem)
         i += 1
     return [p.strip() for p in out if p.strip()]
-
-
-def scalar_text(value: Any) -> str:
-    """The text kyaml holds for a scalar (a map or list node holds none)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    return str(value)
 
 
 def _is_index(part: str) -> bool:
@@ -123,15 +100,15 @@ def _index(node: Any, part: str, where: str) -> Any:
     return node[index] if index < len(node) else None
 
 
-@dataclass
 class Matcher:
     """kyaml's PathMatcher over a draft: every node ``parts`` matches (``*`` = every item,
     ``[k=regex]`` = items whose ``k`` matches, ``N`` = item N). With ``create`` (the kind of
     the value to write: "map", "list" or "scalar"), missing fields are created on the way."""
 
-    draft: Draft
-    create: str | None
-    where: str
+    __slots__ = ("create", "draft", "where")
+
+    def __init__(self, draft: Draft, create: str | None, where: str) -> None:
+        self.draft, self.create, self.where = draft, create, where
 
     def match(self, at: Path, parts: list[str]) -> list[Path]:
         """The paths of the nodes ``parts`` matches below ``at``."""

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from installer.errors import BuildError
 from installer.kustomize import paths, schema
 from installer.kustomize.cow import Draft, Path
-from installer.kustomize.resid import Res, ResId, name_of
+from installer.kustomize.resid import Res, ResId, name_of, scalar_text
 from installer.kustomize.selectors import ids_for_replacement, matches_label_and_annotation, resid_of
 from installer.kustomize.tree import FileValue
 from installer.objects import Obj, describe
@@ -29,8 +28,7 @@ DEFAULT_FIELD_PATH = "metadata.name"
 Reader = Callable[[str], tuple[str, FileValue]]
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     """A source's value: the node itself, and the text kyaml copies into scalar targets."""
 
     node: Any  # what replaces a map or list
@@ -80,13 +78,13 @@ def _source_value(resources: list[Res], source: Mapping[str, Any], where: str) -
         raise BuildError(f"{where}: the source {describe(found[0].obj)} has no {field_path}")
     options = source.get("options") or {}
     if not options.get("delimiter"):
-        return Value(node, paths.scalar_text(node))
+        return Value(node, scalar_text(node))
     if isinstance(node, (dict, list)):
         raise BuildError(f"{where}: options.delimiter needs a scalar source field")
-    pieces = paths.scalar_text(node).split(options["delimiter"])
+    pieces = scalar_text(node).split(options["delimiter"])
     index = int(options.get("index") or 0)
     if not 0 <= index < len(pieces):
-        raise BuildError(f"{where}: options.index {index} is out of bounds for {paths.scalar_text(node)!r}")
+        raise BuildError(f"{where}: options.index {index} is out of bounds for {scalar_text(node)!r}")
     piece = pieces[index]
     return Value(piece if isinstance(node, str) else paths.created(piece), piece)
 
@@ -149,14 +147,14 @@ def _write(res: Res, value: Value, target: Mapping[str, Any], where: str) -> Non
     res.update(draft.root)
 
 
-@dataclass(frozen=True)
 class _Writer:
     """Writes a replacement's value into one target field, as kyaml's setFieldValue does."""
 
-    value: Value
-    options: Mapping[str, Any]
-    original: Obj  # the target before this replacement: fields it lacked were created now
-    where: str
+    __slots__ = ("options", "original", "value", "where")
+
+    def __init__(self, value: Value, options: Mapping[str, Any], original: Obj, where: str) -> None:
+        self.value, self.options, self.where = value, options, where
+        self.original = original  # the target before this replacement: fields it lacked were created now
 
     def set(self, draft: Draft, at: Path) -> None:
         current = draft.get(at)
@@ -165,7 +163,7 @@ class _Writer:
         if delimiter:
             if isinstance(current, (dict, list)):
                 raise BuildError(f"{self.where}: options.delimiter needs a scalar target field")
-            parts = paths.scalar_text(current).split(delimiter)
+            parts = scalar_text(current).split(delimiter)
             index = int(self.options.get("index") or 0)
             if index < 0:
                 parts.insert(0, text)

@@ -9,8 +9,7 @@ those rules in one place; the callers say which flavour they need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from installer.objects import Obj
 
@@ -58,6 +57,15 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     """``apps/v1`` -> ("apps", "v1"); ``v1`` -> ("", "v1")."""
     group, sep, version = api_version.partition("/")
     return (group, version) if sep else ("", api_version)
+
+
+def scalar_text(value: Any) -> str:
+    """The text kyaml holds for a scalar (a map or list node holds none)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)
 
 
 def is_cluster_scoped(obj: Obj) -> bool:
@@ -150,7 +158,6 @@ def _meta_id(obj: Obj) -> tuple[str, str]:
     )
 
 
-@dataclass
 class Res:
     """An object of the build and the ids it had before transformers moved it.
 
@@ -162,14 +169,13 @@ class Res:
     and the render's hundreds of patch targets do not recompute them for every object.
     """
 
-    obj: Obj
-    history: tuple[tuple[str, str, str], ...] = field(default=())
-    _cur: tuple[Obj, ResId, tuple[str, str, str, str, str]] | None = field(
-        default=None, repr=False, compare=False
-    )
-    _prev: tuple[Obj, tuple[tuple[str, str, str], ...], list[ResId]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    __slots__ = ("_cur", "_prev", "history", "obj")
+
+    def __init__(self, obj: Obj, history: tuple[tuple[str, str, str], ...] = ()) -> None:
+        self.obj = obj
+        self.history = history
+        self._cur: tuple[Obj, ResId, tuple[str, str, str, str, str]] | None = None
+        self._prev: tuple[Obj, tuple[tuple[str, str, str], ...], list[ResId]] | None = None
 
     def cur_id(self, aware: bool = True) -> ResId:
         if not aware:

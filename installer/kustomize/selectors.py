@@ -20,23 +20,20 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from installer.errors import BuildError
 from installer.kustomize.resid import Res, ResId, meta
 
 # ---------------------------------------------------------------------------- label selectors
 
-_TOKEN = re.compile(r"\s*(==|!=|=|!|\(|\)|,|[A-Za-z0-9._/-]+)")
-_KEY = re.compile(
-    r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-)
-_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+# Patterns as strings: ``re`` compiles and caches them on first use, not when a render imports.
+_TOKEN = r"\s*(==|!=|=|!|\(|\)|,|[A-Za-z0-9._/-]+)"
+_KEY = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(NamedTuple):
     """One term of a label selector (``key``, ``!key``, ``key in (..)``, ``key notin (..)``;
     ``=``/``==``/``!=`` are in/notin of one value)."""
 
@@ -79,7 +76,7 @@ def _tokens(text: str, where: str) -> list[str]:
     while pos < len(text):
         if text[pos:].strip() == "":
             break
-        m = _TOKEN.match(text, pos)
+        m = re.compile(_TOKEN).match(text, pos)
         if not m:
             raise BuildError(f"{where}: selector {text!r}: unexpected {text[pos:].strip()[:1]!r}")
         tokens.append(m.group(1))
@@ -109,13 +106,13 @@ def _requirement(tokens: list[str], pos: int, where: str) -> tuple[Requirement, 
 
 def _key(tokens: list[str], pos: int, where: str) -> str:
     key = tokens[pos] if pos < len(tokens) else ""
-    if not _KEY.fullmatch(key):
+    if not re.fullmatch(_KEY, key):
         raise BuildError(f"{where}: {key!r} is not a valid label key")
     return key
 
 
 def _check_value(value: str, where: str) -> None:
-    if not _VALUE.fullmatch(value):
+    if not re.fullmatch(_VALUE, value):
         raise BuildError(f"{where}: {value!r} is not a valid label value")
 
 
@@ -158,14 +155,14 @@ def _anchored(pattern: str, where: str) -> re.Pattern[str] | str | None:
 
 @functools.cache
 def _compile(pattern: str) -> re.Pattern[str] | str:
-    literal = _UNESCAPE.sub(r"\1", pattern)
-    if re.escape(literal) == pattern or _PLAIN.fullmatch(pattern):
+    literal = re.sub(_UNESCAPE, r"\1", pattern)
+    if re.escape(literal) == pattern or re.fullmatch(_PLAIN, pattern):
         return literal
     return re.compile(f"(?:{pattern})")
 
 
-_UNESCAPE = re.compile(r"\\([^A-Za-z0-9])")
-_PLAIN = re.compile(r"[A-Za-z0-9_-]*")
+_UNESCAPE = r"\\([^A-Za-z0-9])"
+_PLAIN = r"[A-Za-z0-9_-]*"
 
 
 class Target:

@@ -13,7 +13,6 @@ import functools
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from installer import yamlio
@@ -27,7 +26,6 @@ MAX_FILE_BYTES = 64 << 20  # far above any manifest; stops a stray disk image fr
 FileValue = str | list[Obj]
 
 
-@dataclass
 class FileTree:
     """Files of a kustomization, by POSIX path relative to the tree's root.
 
@@ -37,11 +35,16 @@ class FileTree:
     one says why instead of "no such file".
     """
 
-    files: dict[str, FileValue] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
-    # Parsed documents of text files, remembered with the text they came from: a directory that
-    # several kustomizations include (KServe's 2 MB CRDs) is parsed once per tree, not per use.
-    _parsed: dict[str, tuple[str, list[Obj]]] = field(default_factory=dict, repr=False, compare=False)
+    __slots__ = ("_parsed", "files", "refused")
+
+    def __init__(
+        self, files: dict[str, FileValue] | None = None, refused: dict[str, str] | None = None
+    ) -> None:
+        self.files: dict[str, FileValue] = files if files is not None else {}
+        self.refused: dict[str, str] = refused if refused is not None else {}
+        # Parsed documents of text files, remembered with the text they came from: a directory
+        # that several kustomizations include (KServe's 2 MB CRDs) is parsed once per tree.
+        self._parsed: dict[str, tuple[str, list[Obj]]] = {}
 
     @classmethod
     def from_directory(cls, root: str | os.PathLike[str]) -> FileTree:

@@ -12,8 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from installer.errors import BuildError
 from installer.kustomize.cow import deep_copy
@@ -24,8 +23,7 @@ from installer.objects import Obj
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Var:
+class Var(NamedTuple):
     """A ``vars`` entry: ``$(name)`` stands for ``field_path`` of the object ``objref`` names."""
 
     name: str
