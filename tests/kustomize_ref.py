@@ -16,14 +16,22 @@ from installer.objects import identity
 KUBECTL = shutil.which("kubectl")
 
 
-def kubectl_kustomize(path: Path) -> list[dict[str, Any]]:
+def run_kubectl_kustomize(path: Path) -> subprocess.CompletedProcess[str]:
     if KUBECTL is None:
         pytest.fail(
             "kubectl is not installed: the differential tests need `kubectl kustomize` as the reference"
         )
-    proc = subprocess.run([KUBECTL, "kustomize", str(path)], capture_output=True, text=True, timeout=300)
+    return subprocess.run([KUBECTL, "kustomize", str(path)], capture_output=True, text=True, timeout=300)
+
+
+def parse_stream(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+
+
+def kubectl_kustomize(path: Path) -> list[dict[str, Any]]:
+    proc = run_kubectl_kustomize(path)
     assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.load_all(proc.stdout, Loader=yaml.CSafeLoader) if d is not None]
+    return parse_stream(proc.stdout)
 
 
 def by_identity(objs: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str, str], dict[str, Any]]:

@@ -257,7 +257,7 @@ def test_engine_agrees_with_kubectl_kustomize(case: str, tmp_path: Path) -> None
 
 
 def test_engine_never_mutates_its_input() -> None:
-    parsed = kustomize._parse("base.yaml", BASE)
+    parsed = kustomize.parse_documents("base.yaml", BASE)
     snapshot = kustomize.deep_copy({"items": parsed})
     for files in CASES.values():
         tree = kustomize.FileTree({"base.yaml": parsed, **files})
@@ -283,9 +283,10 @@ def test_engine_never_mutates_its_input() -> None:
         ),
         (
             {
-                "kustomization.yaml": "resources: [base.yaml]\npatches:\n- target: {kind: Nope}\n  patch: '[]'\n"
+                "kustomization.yaml": "resources: [base.yaml]\npatches:\n- path: p.yaml\n",
+                "p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nope, namespace: kserve}\n",
             },
-            "no resource matches",
+            "no resource matches the strategic-merge patch",
         ),
         (
             {

@@ -44,3 +44,31 @@ def test_emitted_kustomization_builds_to_the_render(
     # The GitOps tree builds to the same objects too.
     write_gitops(tmp_path / "g", rendered.phases, TreeOptions())
     assert differences(rendered.objects, kubectl_kustomize(tmp_path / "g")) == []
+
+
+@pytest.mark.kubectl
+def test_namespace_scoped_modelmesh_builds_with_kubectl(
+    lock: Lock, upstream: Path, session_env: Path, tmp_path: Path
+) -> None:
+    """modelmesh.scope=namespace adds a strategic-merge patch of ModelMesh's controller, which
+    kustomize finds by its id, namespace included: the emitted tree must build as rendered."""
+    p = params.resolve(
+        lock,
+        ParameterOptions(
+            set_args=["modelmesh.scope=namespace", "modelmesh.namespace=mm-only"],
+            version="v0.16.0",
+            mode="ModelMesh",
+        ),
+    )
+    rendered = render(p, lock, FetchSettings(mirror=str(upstream)))
+    controller = next(
+        o
+        for o in rendered.objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "modelmesh-controller"
+    )
+    env = controller["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "NAMESPACE_SCOPE", "value": "true"} in env
+    write_kustomization(
+        tmp_path / "k", rendered.tree, rendered.source_files(), force=False, include_secrets=True
+    )
+    assert differences(rendered.objects, kubectl_kustomize(tmp_path / "k")) == []
