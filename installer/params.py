@@ -39,6 +39,7 @@ from installer.passcache import PassCache
 
 __all__ = [
     "MASK",
+    "InlineValues",
     "Leaf",
     "ParameterOptions",
     "Parameters",
@@ -289,10 +290,23 @@ def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> PassCache
 
 
 @dataclass(frozen=True)
+class InlineValues:
+    """Values given in place rather than in a file of their own (a fleet file's ``values:``).
+
+    They take a values file's place in the precedence order, so a fleet can interleave its
+    shared and per-cluster files and mappings; ``origin`` is what error messages name.
+    """
+
+    origin: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ParameterOptions:
     """Where parameters come from, besides the defaults (``installer params --help`` lists them)."""
 
-    values_files: Sequence[Path] = ()
+    # Values files (or values given in place), lowest precedence first.
+    values_files: Sequence[Path | InlineValues] = ()
     set_args: Sequence[str] = ()
     mode: str | None = None
     version: str | None = None
@@ -310,9 +324,10 @@ def resolve(
     values: dict[str, Any] = {k: leaf.default for k, leaf in leaves().items()}
     origins: dict[str, str] = {}
 
-    for path in opts.values_files:
-        for key, value in flatten(load_values_file(path), str(path)).items():
-            values[key], origins[key] = value, f"values file {path}"
+    for source in opts.values_files:
+        data, where, origin = _values_of(source)
+        for key, value in flatten(data, where).items():
+            values[key], origins[key] = value, origin
     if opts.from_env or "HUB_COMPONENT" in environ:
         for key, (value, origin) in from_env(environ).items():
             values[key], origins[key] = value, origin
@@ -335,6 +350,16 @@ def resolve(
     _check_mode(values, origins)
     passed.save()
     return Parameters(values, origins)
+
+
+def _values_of(source: Path | InlineValues) -> tuple[Mapping[Any, Any], str, str]:
+    """The mapping a values source holds, where an unknown key is said to be, and the origin its
+    values are reported with."""
+    if isinstance(source, InlineValues):
+        if yamlio.has_shared_nodes(source.data):
+            raise ParameterError(source.origin, "YAML anchors and aliases are not allowed in values")
+        return source.data, source.origin, source.origin
+    return load_values_file(source), str(source), f"values file {source}"
 
 
 def _check_version(
