@@ -44,3 +44,17 @@ def test_emitted_kustomization_builds_to_the_render(
     # The GitOps tree builds to the same objects too.
     write_gitops(tmp_path / "g", rendered.phases, TreeOptions())
     assert differences(rendered.objects, kubectl_kustomize(tmp_path / "g")) == []
+
+
+@pytest.mark.kubectl
+def test_modelmesh_namespace_scope_builds_to_the_render(
+    lock: Lock, upstream: Path, session_env: Path, tmp_path: Path
+) -> None:
+    """The overlay's NAMESPACE_SCOPE patch names its namespace: kustomize matches a patch without
+    one only to objects without one (the installer's engine was more lenient)."""
+    p = params.resolve(lock, ParameterOptions(set_args=["modelmesh.scope=namespace"], mode="ModelMesh"))
+    rendered = render(p, lock, FetchSettings(mirror=str(upstream)))
+    write_kustomization(
+        tmp_path / "k", rendered.tree, rendered.source_files(), force=False, include_secrets=True
+    )
+    assert differences(rendered.objects, kubectl_kustomize(tmp_path / "k")) == []
