@@ -96,22 +96,23 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _ValuesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_values_file(path: Path) -> dict[str, Any]:
-    """Read a values file; every defect is one ParameterError naming the file."""
+def load_values_file(path: Path, what: str = "values file") -> dict[str, Any]:
+    """Read a values file (or another YAML mapping, ``what``, such as a fleet file); every defect is
+    one ParameterError naming the file."""
     name = str(path)
     try:
         if path.is_dir():
-            raise ParameterError(name, "is a directory, not a values file")
+            raise ParameterError(name, f"is a directory, not a {what}")
         size = path.stat().st_size
         if size > MAX_VALUES_FILE_BYTES:
-            raise ParameterError(name, f"values file is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
+            raise ParameterError(name, f"{what} is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ParameterError(name, "values file not found") from None
+        raise ParameterError(name, f"{what} not found") from None
     except PermissionError:
-        raise ParameterError(name, "values file is not readable (permission denied)") from None
+        raise ParameterError(name, f"{what} is not readable (permission denied)") from None
     except OSError as exc:
-        raise ParameterError(name, f"cannot read values file: {exc.strerror}") from None
+        raise ParameterError(name, f"cannot read {what}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -127,10 +128,10 @@ def load_values_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParameterError(name, f"must be a mapping of parameters, got {type(data).__name__}")
+        raise ParameterError(name, f"a {what} must be a mapping, got {type(data).__name__}")
     if yamlio.has_shared_nodes(data):
         # A few lines of anchors can stand for billions of nodes ("billion laughs"): refuse them.
-        raise ParameterError(name, "YAML anchors and aliases are not allowed in values files")
+        raise ParameterError(name, f"YAML anchors and aliases are not allowed in a {what}")
     return data
 
 
