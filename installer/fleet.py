@@ -107,7 +107,8 @@ class _Where:
         return UsageError(f"{self.path}: {scope}{key}: {problem}")
 
     def origin(self, key: str) -> str:
-        return f"{self.path} {self.scope} {key}".replace("  ", " ")
+        """How a value from here is named as the origin of a parameter."""
+        return f"{self.path}: {self.scope}: {key}" if self.scope else f"{self.path}: {key}"
 
 
 # ---------------------------------------------------------------------------- the file

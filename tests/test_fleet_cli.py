@@ -1,0 +1,140 @@
+"""Bad fleet files and options through the real CLI: one line on stderr naming the cluster and the
+key, exit 2, nothing fetched, nothing written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.mirror_server import MirrorServer
+
+GOOD = """\
+repository: {url: https://git.example.com/fleet.git}
+clusters:
+- name: dev
+  values: {ingress.class: nginx}
+- name: prod
+  version: v0.16.0
+  mode: Serverless
+  valuesFiles: [prod.yaml]
+"""
+
+
+@dataclass
+class Case:
+    name: str
+    fleet: str
+    culprit: str
+    args: list[str] = field(default_factory=list)
+    setup: Callable[[Path], object] = lambda d: None
+
+
+def _with(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new)
+
+
+CASES = [
+    Case("unknown top-level key", GOOD.replace("clusters:", "cluster:"), "fleet.yaml: cluster: unknown key"),
+    Case(
+        "unknown cluster key",
+        _with("  valuesFiles: [prod.yaml]", "  valuesFile: [prod.yaml]"),
+        "fleet.yaml: cluster prod: valuesFile: unknown key (did you mean valuesFiles?)",
+    ),
+    Case(
+        "duplicate cluster names",
+        _with("- name: prod", "- name: dev"),
+        "fleet.yaml: cluster dev: name: 'dev' is also the name of clusters[0]",
+    ),
+    Case(
+        "cluster name not a DNS label",
+        _with("- name: prod", "- name: Prod_EU"),
+        "fleet.yaml: clusters[1]: name: 'Prod_EU' is not a DNS-1123 label",
+    ),
+    Case(
+        "cluster name too long for Flux's labels",
+        _with("- name: prod", "- name: " + "p" * 40),
+        "is longer than 39 characters",
+    ),
+    Case(
+        "cluster values fail validation (the last cluster)",
+        _with("  mode: Serverless", "  mode: Serverless\n  values: {kserve.namespace: Bad_NS}"),
+        "fleet.yaml: cluster prod: kserve.namespace: 'Bad_NS' is not a DNS-1123 label",
+    ),
+    Case(
+        "unknown parameter in a cluster's values",
+        _with("values: {ingress.class: nginx}", "values: {ingress.klass: nginx}"),
+        "fleet.yaml: cluster dev: ingress.klass: unknown parameter",
+    ),
+    Case(
+        "unpinned version",
+        _with("version: v0.16.0", "version: v0.99.0"),
+        "fleet.yaml: cluster prod: version: v0.99.0 is not pinned in the lock file",
+    ),
+    Case(
+        "values file missing",
+        _with("[prod.yaml]", "[missing.yaml]"),
+        "fleet.yaml: cluster prod: valuesFiles[0]: missing.yaml: no such file",
+    ),
+    Case(
+        "empty cluster list",
+        "repository: {url: https://git.example.com/fleet.git}\nclusters: []\n",
+        "fleet.yaml: clusters: the list is empty",
+    ),
+    Case("no repository", GOOD.split("\n", 1)[1], "fleet.yaml: repository: required"),
+    Case(
+        "repository URL that is no Git URL",
+        _with("https://git.example.com/fleet.git", "git.example.com/fleet"),
+        "fleet.yaml: repository: url: 'git.example.com/fleet' is not a Git URL",
+    ),
+    Case("fleet file missing", "", "fleet file not found", setup=lambda d: (d / "fleet.yaml").unlink()),
+    Case("fleet file not a mapping", "- a\n- b\n", "fleet.yaml: a fleet file must be a mapping"),
+    Case(
+        "--output-dir is a file",
+        GOOD,
+        "exists and is not a directory",
+        setup=lambda d: (d / "out").write_text("x"),
+    ),
+    Case(
+        "--fleet with --set",
+        GOOD,
+        "--fleet takes every parameter from the fleet file: drop --set",
+        ["--set", "kserve.namespace=x"],
+    ),
+    Case("--fleet with -o json", GOOD, "--fleet writes a tree, not -o json", ["-o", "json"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_fleet(case: Case, tmp_path: Path, mirror_http: MirrorServer) -> None:
+    (tmp_path / "prod.yaml").write_text("kserve.namespace: ml\n")
+    (tmp_path / "fleet.yaml").write_text(case.fleet)
+    case.setup(tmp_path)
+    out = tmp_path / "out"
+    before = out.read_bytes() if out.is_file() else None
+    env = {"INSTALLER_CACHE_DIR": str(tmp_path / "cache"), "INSTALLER_BUILD_DIR": str(tmp_path / "built")}
+    res = run_cli(
+        "render",
+        "--fleet",
+        "fleet.yaml",
+        "--output-dir",
+        "out",
+        "--mirror",
+        mirror_http.url,
+        *case.args,
+        env=env,
+        cwd=tmp_path,
+    )
+    lines = res.stderr.strip().splitlines()
+    assert res.code == 2, res.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert case.culprit in lines[0], lines[0]
+    assert res.stdout == ""
+    assert (out.read_bytes() if out.is_file() else None) == before and not out.is_dir(), "nothing written"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary tree left"
+    assert mirror_http.requests == [], "nothing fetched"
+    assert not (tmp_path / "built").exists()
