@@ -306,3 +306,38 @@ def test_secrets_stay_out_and_bytes_repeat(
     expected = [o for o in single if o not in omitted]
     assert differences(expected, built) == []
     assert not (tmp_path / "a" / "clusters" / "dev" / "SECRETS.md").exists()
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def test_ten_clusters_cost_little_more_than_one(
+    tmp_path: Path, upstream: Path, lock: Lock, session_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ten clusters of one version, each with its namespace, ingress, bucket (half with a
+    registry, half Serverless), against one cluster's `render --output-dir` tree."""
+    clusters = {}
+    for i in range(10):
+        values: dict[str, Any] = {
+            "kserve.namespace": f"kserve-{i}",
+            "ingress.class": "nginx",
+            "ingress.hosts": [f"models.c{i}.example.com"],
+            "bucket.endpoint": f"https://s3.region-{i}.example.com",
+        }
+        if i % 2:
+            values["images.registry"] = f"registry-{i}.example.com/mirror"
+        clusters[f"c{i}"] = ("v0.20.0", "RawDeployment" if i < 5 else "Serverless", values)
+    (tmp_path / "fleet.yaml").write_text(fleet_yaml(clusters))
+    render_fleet_dir(tmp_path / "fleet.yaml", tmp_path / "fleet", upstream, lock)
+    version, mode, values = clusters["c1"]
+    p = params.resolve(
+        lock, ParameterOptions(values_files=[params.InlineValues("c1", values)], version=version, mode=mode)
+    )
+    RenderSink(output_dir=tmp_path / "single").write(render(p, lock, FetchSettings(mirror=str(upstream))))
+    fleet, single = _tree_bytes(tmp_path / "fleet"), _tree_bytes(tmp_path / "single")
+    with capsys.disabled():
+        print(
+            f"\nfleet of 10 clusters: {fleet} bytes; one cluster's tree: {single} bytes; ratio {fleet / single:.3f}"
+        )
+    assert fleet < 1.3 * single
