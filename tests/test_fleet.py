@@ -228,9 +228,7 @@ def test_engine_objects_match_their_crd_schemas(fleet_dir: Path) -> None:
     assert kinds == ["ApplicationSet", "GitRepository", "Kustomization"]
     report = validate_objects([*gitops_crds(), *objs])
     # GitRepository's CRD (source-controller) is not among them: it is the only one not checked.
-    assert report.skipped == ["GitRepository/kserve-fleet"] or all(
-        "GitRepository" in s for s in report.skipped
-    )
+    assert report.skipped and [s for s in report.skipped if "GitRepository" not in s] == []
     stages = [p for p in (fleet_dir / "flux").glob("*/*") if p.is_dir()]
     assert sum(o["kind"] == "Kustomization" for o in objs) == len(stages) >= 2 * len(CLUSTERS)
 
