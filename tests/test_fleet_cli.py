@@ -1,15 +1,19 @@
-"""Bad fleet files and options through the real CLI: one line on stderr naming the cluster and the
-key, exit 2, nothing fetched, nothing written."""
+"""`render --fleet` through the real CLI: bad fleet files and options (one line on stderr naming
+the cluster and the key, exit 2, nothing fetched, nothing written), and the example of
+docs/gitops.md, read from the doc and rendered."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
+from tests.kustomize_ref import differences, kubectl_kustomize
 from tests.mirror_server import MirrorServer
 
 GOOD = """\
@@ -138,3 +142,75 @@ def test_bad_fleet(case: Case, tmp_path: Path, mirror_http: MirrorServer) -> Non
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary tree left"
     assert mirror_http.requests == [], "nothing fetched"
     assert not (tmp_path / "built").exists()
+
+
+DOCS = REPO / "docs" / "gitops.md"
+
+
+def docs_fleet_files() -> dict[str, str]:
+    """The files of docs/gitops.md's fleet section: each ```yaml block that starts with `# NAME`."""
+    section = DOCS.read_text().split("## Fleets", 1)[1]
+    blocks = re.findall(r"```yaml\n# (\S+)\n(.*?)```", section, flags=re.S)
+    return {name: body for name, body in blocks}
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.kubectl
+def test_docs_example_fleet(tmp_path: Path, upstream: Path, shared_build_dir: Path) -> None:
+    """The fleet file of docs/gitops.md renders (twice, to the same bytes), and its prod-eu
+    cluster builds to what `installer render` gives for the same values."""
+    files = docs_fleet_files()
+    assert set(files) == {"fleet.yaml", "prod.yaml"}
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    env = {
+        "INSTALLER_CACHE_DIR": str(shared_build_dir / "cache"),
+        "INSTALLER_BUILD_DIR": str(shared_build_dir / "built"),
+    }
+    for out in ("a", "b"):
+        res = run_cli(
+            "render",
+            "--fleet",
+            "fleet.yaml",
+            "--output-dir",
+            out,
+            "--mirror",
+            str(upstream),
+            env=env,
+            cwd=tmp_path,
+            timeout=900,
+        )
+        assert res.code == 0, res.stderr
+    assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
+    assert sorted(p.name for p in (tmp_path / "a" / "clusters").iterdir()) == ["dev", "legacy", "prod-eu"]
+    assert sorted(p.name for p in (tmp_path / "a" / "base").iterdir()) == ["v0.16.0", "v0.20.0"]
+    single = run_cli(
+        "render",
+        "--mirror",
+        str(upstream),
+        "--version",
+        "v0.20.0",
+        "--mode",
+        "Serverless",
+        "--set",
+        "ingress.class=nginx",
+        "--set",
+        "ingress.protocol=https",
+        "-f",
+        "prod.yaml",
+        "--set",
+        "ingress.hosts=models.eu.example.com",
+        "--set",
+        "bucket.region=eu-west-1",
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert single.code == 0, single.stderr
+    objs = [d for d in yaml.safe_load_all(single.stdout) if d]
+    assert differences(objs, kubectl_kustomize(tmp_path / "a" / "clusters" / "prod-eu")) == []
+    for name in ("dev", "legacy"):
+        assert kubectl_kustomize(tmp_path / "a" / "clusters" / name)
