@@ -188,8 +188,7 @@ def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_o
     "fleet_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Render every cluster of a fleet file into one tree at --output-dir: each version's shared "
-    "part once, a kustomization per cluster, Argo CD and Flux objects (docs/gitops.md).",
+    help="Render every cluster of a fleet file into one GitOps tree at --output-dir (docs/gitops.md).",
 )
 @click.option(
     "--kube-version",
@@ -204,10 +203,7 @@ def render_cmd(
     fetch_opts: FetchOptions,
     **options: Any,
 ) -> None:
-    """Render the install: YAML (or -o json) on stdout in apply order, or a GitOps tree with --output-dir.
-
-    With --fleet, every cluster of a fleet file into one GitOps tree.
-    """
+    """Render the install: YAML (or -o json) on stdout in apply order, or a GitOps tree with --output-dir."""
     fleet_path = options.pop("fleet_path")
     sink = operations.RenderSink(**options)
     if fleet_path is not None:
