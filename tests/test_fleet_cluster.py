@@ -9,8 +9,6 @@ afterwards. The GitRepository is left out: its CRD (Flux's source-controller) is
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +18,9 @@ import pytest
 import yaml
 
 from installer.lock import Lock
+from tests.test_cluster import KUBECONFIG, kubectl
 from tests.test_fleet import CLUSTERS, GITOPS, fleet_yaml, render_fleet_dir
 
-KUBECONFIG = os.environ.get("INSTALLER_TEST_KUBECONFIG", "")
 pytestmark = [
     pytest.mark.cluster,
     pytest.mark.skipif(
@@ -30,16 +28,6 @@ pytestmark = [
     ),
 ]
 MANAGER = "kserve-installer-tests"
-
-
-def kubectl(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", "--kubeconfig", KUBECONFIG, *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
