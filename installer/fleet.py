@@ -33,6 +33,7 @@ does the first render start.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -314,9 +315,42 @@ def shared_names(install: Install, rendered: Rendered) -> dict[str, str]:
     return out
 
 
+class _NameCluster(logging.Filter):
+    """Prefixes what is said during one cluster's render with the cluster's name: a warning that
+    ``ingress.class`` is not set must say whose."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.prefix = f"cluster {name}: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            record.msg = self.prefix + str(record.msg)
+        return True
+
+
+@contextlib.contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Messages and errors of one cluster's render name the cluster."""
+    handlers = logging.getLogger("installer").handlers
+    naming = _NameCluster(name)
+    for handler in handlers:
+        handler.addFilter(naming)
+    try:
+        yield
+    except InstallerError as exc:
+        named = InstallerError(f"cluster {name}: {exc.message}")
+        named.exit_code = exc.exit_code
+        raise named from exc
+    finally:
+        for handler in handlers:
+            handler.removeFilter(naming)
+
+
 def _render(spec: ClusterSpec, install: Install, validation: Validation) -> ClusterTree:
-    rendered = render_install(install, validation)
-    log.info("rendered cluster %s: KServe %s, %s", spec.name, install.params.version, install.params.mode)
+    with _naming(spec.name):
+        rendered = render_install(install, validation)
+        log.info("rendered KServe %s, %s", install.params.version, install.params.mode)
     return ClusterTree(
         name=spec.name,
         destination=spec.destination,

@@ -214,3 +214,42 @@ def test_docs_example_fleet(tmp_path: Path, upstream: Path, shared_build_dir: Pa
     assert differences(objs, kubectl_kustomize(tmp_path / "a" / "clusters" / "prod-eu")) == []
     for name in ("dev", "legacy"):
         assert kubectl_kustomize(tmp_path / "a" / "clusters" / name)
+
+
+def test_a_failing_render_names_its_cluster_and_writes_nothing(
+    tmp_path: Path, mirror_http: MirrorServer
+) -> None:
+    """The second cluster's asset is missing from the mirror (exit 1): the first rendered, yet the
+    old tree stays as it was, whole."""
+    missing = "https://example.com/kserve/missing.yaml#sha256=" + "0" * 64
+    (tmp_path / "fleet.yaml").write_text(
+        "repository: {url: https://git.example.com/fleet.git}\n"
+        "clusters:\n- name: dev\n"
+        f"- name: broken\n  values: {{kustomize.resources: ['{missing}']}}\n"
+    )
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("the tree of yesterday")
+    env = {"INSTALLER_CACHE_DIR": str(tmp_path / "cache"), "INSTALLER_BUILD_DIR": str(tmp_path / "built")}
+    res = run_cli(
+        "render",
+        "--fleet",
+        "fleet.yaml",
+        "--output-dir",
+        "out",
+        "--force",
+        "--mirror",
+        mirror_http.url,
+        "--retries",
+        "0",
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    assert res.code == 1, res.stderr
+    assert len(errors) == 1 and errors[0].startswith("error: cluster broken: ") and "404" in errors[0], (
+        res.stderr
+    )
+    assert "cluster dev: rendered KServe" in res.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary tree left"
