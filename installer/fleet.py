@@ -250,6 +250,12 @@ def _clusters(data: Mapping[str, Any], where: _Where, lock: Lock, fleet: Fleet) 
         spec = _cluster(entry, scope, lock, fleet)
         if spec.name in seen:
             raise scope.error("name", f"{spec.name!r} is also the name of clusters[{seen[spec.name]}]")
+        other = next((c.name for c in out if c.destination == spec.destination), None)
+        if other is not None:
+            # Two installs on one cluster would own the same CRDs, and the engines would fight.
+            raise scope.error(
+                "destination", f"{spec.destination!r} is also the destination of cluster {other}"
+            )
         seen[spec.name] = i
         out.append(spec)
     return tuple(out)

@@ -55,6 +55,11 @@ CASES = [
         "fleet.yaml: cluster dev: name: 'dev' is also the name of clusters[0]",
     ),
     Case(
+        "two clusters, one destination",
+        _with("- name: prod", "- name: prod\n  destination: dev"),
+        "fleet.yaml: cluster prod: destination: 'dev' is also the destination of cluster dev",
+    ),
+    Case(
         "cluster name not a DNS label",
         _with("- name: prod", "- name: Prod_EU"),
         "fleet.yaml: clusters[1]: name: 'Prod_EU' is not a DNS-1123 label",
