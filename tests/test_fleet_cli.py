@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, Result, run_cli
 from tests.kustomize_ref import differences, kubectl_kustomize
 from tests.mirror_server import MirrorServer
 
@@ -118,6 +118,13 @@ CASES = [
 ]
 
 
+def render_fleet_cli(home: Path, mirror: MirrorServer, *args: str) -> Result:
+    """`installer render --fleet fleet.yaml --output-dir out` in ``home``, from the HTTP mirror."""
+    env = {"INSTALLER_CACHE_DIR": str(home / "cache"), "INSTALLER_BUILD_DIR": str(home / "built")}
+    fleet = ("--fleet", "fleet.yaml", "--output-dir", "out", "--mirror", mirror.url)
+    return run_cli("render", *fleet, *args, env=env, cwd=home, timeout=600)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_fleet(case: Case, tmp_path: Path, mirror_http: MirrorServer) -> None:
     (tmp_path / "prod.yaml").write_text("kserve.namespace: ml\n")
@@ -125,19 +132,7 @@ def test_bad_fleet(case: Case, tmp_path: Path, mirror_http: MirrorServer) -> Non
     case.setup(tmp_path)
     out = tmp_path / "out"
     before = out.read_bytes() if out.is_file() else None
-    env = {"INSTALLER_CACHE_DIR": str(tmp_path / "cache"), "INSTALLER_BUILD_DIR": str(tmp_path / "built")}
-    res = run_cli(
-        "render",
-        "--fleet",
-        "fleet.yaml",
-        "--output-dir",
-        "out",
-        "--mirror",
-        mirror_http.url,
-        *case.args,
-        env=env,
-        cwd=tmp_path,
-    )
+    res = render_fleet_cli(tmp_path, mirror_http, *case.args)
     lines = res.stderr.strip().splitlines()
     assert res.code == 2, res.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
@@ -234,22 +229,7 @@ def test_a_failing_render_names_its_cluster_and_writes_nothing(
     )
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("the tree of yesterday")
-    env = {"INSTALLER_CACHE_DIR": str(tmp_path / "cache"), "INSTALLER_BUILD_DIR": str(tmp_path / "built")}
-    res = run_cli(
-        "render",
-        "--fleet",
-        "fleet.yaml",
-        "--output-dir",
-        "out",
-        "--force",
-        "--mirror",
-        mirror_http.url,
-        "--retries",
-        "0",
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    res = render_fleet_cli(tmp_path, mirror_http, "--force", "--retries", "0")
     errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
     assert res.code == 1, res.stderr
     assert len(errors) == 1 and errors[0].startswith("error: cluster broken: ") and "404" in errors[0], (
