@@ -218,6 +218,13 @@ def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_o
     help="Also write the exact kustomization the engine evaluated (buildable by kubectl kustomize).",
 )
 @click.option(
+    "--fleet",
+    "fleet_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Render every cluster of a fleet file into one GitOps tree at --output-dir (docs/gitops.md).",
+)
+@click.option(
     "--kube-version",
     default=KUBERNETES_VERSION,
     show_default=True,
@@ -232,7 +239,11 @@ def render_cmd(
     **options: Any,
 ) -> None:
     """Render the install: YAML (or -o json) on stdout in apply order, or a GitOps tree with --output-dir."""
+    fleet_path = options.pop("fleet_path")
     sink = operations.RenderSink(**options)
+    if fleet_path is not None:
+        operations.render_fleet(ctx.lock, fleet_path, params_opts, fetch_opts, sink)
+        return
     sink.check()
     install = prepare(ctx.lock, params_opts, fetch_opts)
     sink.write(render_install(install, Validation(sink.kube_version)))

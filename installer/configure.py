@@ -58,11 +58,14 @@ def target(obj: Obj) -> dict[str, str]:
     return out
 
 
-def _file_name(index: int, obj: Obj) -> str:
+def _file_name(obj: Obj, suffix: str) -> str:
+    """``patches/<kind>-<namespace>-<name><suffix>.yaml``: named after the object alone (no running
+    number), so that one more patch for one object adds one file and renames none, and a review of
+    a change to the generated layer (a fleet's cluster directory) shows only that change."""
     meta = obj.get("metadata") or {}
     parts = [str(obj["kind"]).lower(), str(meta.get("namespace") or ""), str(meta["name"])]
     slug = re.sub(r"[^a-z0-9.-]+", "-", "-".join(p for p in parts if p).lower())
-    return f"patches/{index:03d}-{slug}.yaml"
+    return f"patches/{slug}{suffix}.yaml"
 
 
 def _delete_patch(obj: Obj) -> Obj:
@@ -80,9 +83,13 @@ class _Layer:
         self.entries: list[dict[str, Any]] = []
         self.files: dict[str, str] = {}
 
-    def add(self, obj: Obj, body: Any, targeted: bool) -> None:
-        name = _file_name(len(self.entries), obj)
-        self.files[name] = yamlio.dump(body)
+    def add(self, obj: Obj, body: Any, targeted: bool, suffix: str = "") -> None:
+        name = _file_name(obj, suffix)
+        n = 1
+        while name in self.files:  # two objects whose names differ only in what a slug drops
+            n += 1
+            name = _file_name(obj, f"{suffix}-{n}")
+        self.files[name] = yamlio.dump_for_review(body)
         self.entries.append({"path": name, "target": target(obj)} if targeted else {"path": name})
 
 
@@ -93,7 +100,7 @@ def _patches(objs: list[Obj], contributions: Sequence[Contribution], registry: s
     for obj in objs:
         key = ObjectKey.of(obj)
         if key in deletes:
-            layer.add(obj, _delete_patch(obj), targeted=False)
+            layer.add(obj, _delete_patch(obj), targeted=False, suffix=".delete")
             continue
         ops = generic_ops(obj, registry, cluster_kinds)
         ops += [op for c in contributions for op in c.ops.get(key, ())]
@@ -101,7 +108,7 @@ def _patches(objs: list[Obj], contributions: Sequence[Contribution], registry: s
             layer.add(obj, ops, targeted=True)
     for c in contributions:
         for obj, merge in c.merges:
-            layer.add(obj, merge, targeted=True)
+            layer.add(obj, merge, targeted=True, suffix=".merge")
     return layer
 
 

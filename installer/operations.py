@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from installer import jsonio
-from installer.app import Install, render_install
+from installer.app import FetchOptions, Install, render_install
 from installer.cli_options import ClusterOptions
 from installer.components import BY_NAME, KSERVE
 from installer.components.base import BuildContext
 from installer.errors import PrerequisiteError, UsageError
+from installer.lock import Lock
 from installer.objects import Obj
 from installer.parameters import Parameters
+from installer.params import ParameterOptions
 from installer.phases import PHASES
 from installer.prebuild import Built
-from installer.render import Rendered
+from installer.render import Rendered, Validation
 from installer.sinks.gitops import TreeOptions, with_sync_wave, write_gitops, write_kustomization
 from installer.sinks.output import check_target
 from installer.sinks.render import credential_secrets, to_json_list, to_yaml, without_secrets
@@ -111,6 +113,50 @@ class RenderSink:
             sys.stdout.write(to_json_list(objs))
         else:
             sys.stdout.write(to_yaml(objs, index))
+
+
+def check_fleet_usage(sink: RenderSink, params_opts: ParameterOptions) -> Path:
+    """A fleet file is the whole input of ``render --fleet``, and its output is a tree: refuse the
+    options that would say otherwise (exit 2, before anything is read or written)."""
+    given = [
+        flag
+        for flag, value in (
+            ("-f/--values", params_opts.values_files),
+            ("--set", params_opts.set_args),
+            ("--mode", params_opts.mode),
+            ("--version", params_opts.version),
+            ("--from-env", params_opts.from_env),
+            ("--allow-unpinned", params_opts.allow_unpinned),
+            ("--emit-kustomization", sink.emit_dir),
+            ("--gitops-sync-waves", sink.gitops_sync_waves),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(f"--fleet takes every parameter from the fleet file: drop {given[0]}")
+    if sink.output_format != "yaml":
+        raise UsageError(f"--fleet writes a tree, not -o {sink.output_format}: give it --output-dir DIR")
+    if sink.output_dir is None:
+        raise UsageError("--fleet writes a tree: give it --output-dir DIR")
+    return sink.output_dir
+
+
+def render_fleet(
+    lock: Lock, fleet_path: Path, params_opts: ParameterOptions, fetch: FetchOptions, sink: RenderSink
+) -> None:
+    """``render --fleet``: check the options, the target, the file and every cluster's parameters
+    (exit 2, nothing fetched or written), then render each cluster into one fleet tree, swapped
+    into place at the end (:mod:`installer.sinks.fleet`)."""
+    from installer.fleet import cluster_trees, load_fleet, prepare_fleet
+    from installer.sinks.fleet import write_fleet
+
+    out = check_fleet_usage(sink, params_opts)
+    sink.check()
+    fleet = load_fleet(fleet_path, lock)
+    prepared = prepare_fleet(lock, fleet, fetch)
+    trees = cluster_trees(prepared, Validation(sink.kube_version))
+    write_fleet(out, trees, fleet.engines, sink.force, sink.include_secrets)
+    log.info("wrote %d clusters to %s", len(prepared), out)
 
 
 # ---------------------------------------------------------------------------- cluster

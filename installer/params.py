@@ -40,6 +40,7 @@ from installer.passcache import PassCache
 
 __all__ = [
     "MASK",
+    "InlineValues",
     "Leaf",
     "ParameterOptions",
     "Parameters",
@@ -96,17 +97,18 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _ValuesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_values_file(path: Path) -> dict[str, Any]:
-    """Read a values file; every defect is one ParameterError naming the file."""
+def load_values_file(path: Path, what: str = "values file") -> dict[str, Any]:
+    """Read a values file (or another YAML mapping, ``what``, such as a fleet file); every defect is
+    one ParameterError naming the file."""
     name = str(path)
     try:
-        raw = _read_values(path, name)
+        raw = _read_values(path, name, what)
     except FileNotFoundError:
-        raise ParameterError(name, "values file not found") from None
+        raise ParameterError(name, f"{what} not found") from None
     except PermissionError:
-        raise ParameterError(name, "values file is not readable (permission denied)") from None
+        raise ParameterError(name, f"{what} is not readable (permission denied)") from None
     except OSError as exc:
-        raise ParameterError(name, f"cannot read values file: {exc.strerror}") from None
+        raise ParameterError(name, f"cannot read {what}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -122,14 +124,14 @@ def load_values_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParameterError(name, f"must be a mapping of parameters, got {type(data).__name__}")
+        raise ParameterError(name, f"a {what} must be a mapping, got {type(data).__name__}")
     if yamlio.has_shared_nodes(data):
         # A few lines of anchors can stand for billions of nodes ("billion laughs"): refuse them.
-        raise ParameterError(name, "YAML anchors and aliases are not allowed in values files")
+        raise ParameterError(name, f"YAML anchors and aliases are not allowed in a {what}")
     return data
 
 
-def _read_values(path: Path, name: str) -> bytes:
+def _read_values(path: Path, name: str, what: str = "values file") -> bytes:
     """The bytes of a values file, or of standard input for ``-`` (kubectl's and Helm's
     convention); never more than the size limit."""
     if name == "-":
@@ -140,10 +142,10 @@ def _read_values(path: Path, name: str) -> bytes:
             )
         return raw
     if path.is_dir():
-        raise ParameterError(name, "is a directory, not a values file")
+        raise ParameterError(name, f"is a directory, not a {what}")
     size = path.stat().st_size
     if size > MAX_VALUES_FILE_BYTES:
-        raise ParameterError(name, f"values file is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
+        raise ParameterError(name, f"{what} is {size} bytes; the limit is {MAX_VALUES_FILE_BYTES}")
     return path.read_bytes()
 
 
@@ -318,10 +320,23 @@ def validate(values: Mapping[str, Any], origins: Mapping[str, str]) -> PassCache
 
 
 @dataclass(frozen=True)
+class InlineValues:
+    """Values given in place rather than in a file of their own (a fleet file's ``values:``).
+
+    They take a values file's place in the precedence order, so a fleet can interleave its
+    shared and per-cluster files and mappings; ``origin`` is what error messages name.
+    """
+
+    origin: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ParameterOptions:
     """Where parameters come from, besides the defaults (``installer params --help`` lists them)."""
 
-    values_files: Sequence[Path] = ()
+    # Values files (or values given in place), lowest precedence first.
+    values_files: Sequence[Path | InlineValues] = ()
     set_args: Sequence[str] = ()
     mode: str | None = None
     version: str | None = None
@@ -346,10 +361,10 @@ def resolve(
     values: dict[str, Any] = {k: leaf.default for k, leaf in leaves().items()}
     origins: dict[str, str] = {}
 
-    for path in opts.values_files:
-        where = "standard input" if str(path) == "-" else f"values file {path}"
-        for key, value in flatten(load_values_file(path), where).items():
-            values[key], origins[key] = value, where
+    for source in opts.values_files:
+        data, where, origin = _values_of(source)
+        for key, value in flatten(data, where).items():
+            values[key], origins[key] = value, origin
     if opts.from_env or "HUB_COMPONENT" in environ:
         for key, (value, origin) in from_env(environ).items():
             values[key], origins[key] = value, origin
@@ -376,6 +391,18 @@ def resolve(
         checks(resolved)
     passed.save()
     return resolved
+
+
+def _values_of(source: Path | InlineValues) -> tuple[Mapping[Any, Any], str, str]:
+    """The mapping a values source holds, where an unknown key is said to be, and the origin its
+    values are reported with."""
+    if isinstance(source, InlineValues):
+        if yamlio.has_shared_nodes(source.data):
+            raise ParameterError(source.origin, "YAML anchors and aliases are not allowed in values")
+        return source.data, source.origin, source.origin
+    if str(source) == "-":
+        return load_values_file(source), "standard input", "standard input"
+    return load_values_file(source), str(source), f"values file {source}"
 
 
 def _check_version(

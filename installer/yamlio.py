@@ -33,6 +33,24 @@ def dump(obj: Any) -> str:
     return yaml.dump(obj, Dumper=_SafeDumper, default_flow_style=False, sort_keys=False, width=1 << 30)
 
 
+class _ReviewDumper(_SafeDumper):  # type: ignore[misc]
+    """Writes multi-line strings as literal blocks (``|``) where YAML allows it."""
+
+
+def _represent_str(dumper: Any, text: str) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_ReviewDumper.add_representer(str, _represent_str)
+
+
+def dump_for_review(obj: Any) -> str:
+    """Like :func:`dump`, with multi-line strings as literal blocks: a changed line in a JSON value
+    (a ConfigMap patch) shows in a diff as that one line, not as a whole escaped string. Strings a
+    block cannot hold exactly (trailing spaces, tabs) stay quoted."""
+    return yaml.dump(obj, Dumper=_ReviewDumper, default_flow_style=False, sort_keys=False, width=1 << 30)
+
+
 def dump_all(objs: Iterable[Any]) -> str:
     """Dump objects as a multi-document stream, each starting with ``---``."""
     return yaml.dump_all(

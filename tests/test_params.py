@@ -127,3 +127,19 @@ def test_every_leaf_has_a_brief_and_a_default_key() -> None:
     for key, leaf in params.leaves().items():
         assert leaf.brief, key
         assert "default" in leaf.schema, key
+
+
+def test_inline_values_take_a_values_file_place(lock: Lock, tmp_path: Path) -> None:
+    """Values given in place (a fleet file's) interleave with values files, later ones winning."""
+    a = tmp_path / "a.yaml"
+    a.write_text("kserve:\n  namespace: from-a\ningress.class: nginx\n")
+    inline = params.InlineValues("fleet.yaml clusters[dev].values", {"kserve": {"namespace": "inline"}})
+    p = resolve(lock, values_files=[a, inline])
+    assert p.namespace == "inline" and p.origins["kserve.namespace"] == "fleet.yaml clusters[dev].values"
+    assert p["ingress.class"] == "nginx" and p.origins["ingress.class"] == f"values file {a}"
+    assert resolve(lock, values_files=[inline, a]).namespace == "from-a"
+    bad = params.InlineValues("fleet.yaml clusters[dev].values", {"kserve.namespace": "Bad_NS"})
+    with pytest.raises(ParameterError, match=r"kserve.namespace: .*from fleet.yaml clusters\[dev\].values"):
+        resolve(lock, values_files=[bad])
+    with pytest.raises(ParameterError, match=r"kserve.nmespace: unknown parameter \(in fleet.yaml"):
+        resolve(lock, values_files=[params.InlineValues("fleet.yaml", {"kserve.nmespace": "x"})])

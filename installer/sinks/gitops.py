@@ -21,7 +21,7 @@ from pathlib import Path
 from installer import yamlio
 from installer.configure import SECRETS_FILE
 from installer.errors import OutputError
-from installer.kustomize import FileTree
+from installer.kustomize import FileTree, FileValue
 from installer.objects import Obj
 from installer.phases import PHASES
 from installer.sinks.output import safe_name, write_atomically
@@ -52,6 +52,35 @@ class TreeOptions:
     sync_waves: bool = False
 
 
+def write_phase_tree(
+    root: Path, phases: dict[str, list[Obj]], index: TextIndex | None, sync_waves: bool
+) -> None:
+    """Fill ``root`` (an existing directory) with the objects by phase, one file each, and the
+    kustomizations that list them; shared by the GitOps tree and a fleet's bases."""
+    dirs = []
+    for wave, phase in enumerate(PHASES):
+        objs = phases.get(phase) or []
+        if not objs:
+            continue
+        dirname = f"{wave:02d}-{phase}"
+        dirs.append(dirname)
+        (root / dirname).mkdir()
+        files = []
+        for obj in objs:
+            meta = obj.get("metadata") or {}
+            name = (
+                safe_name(str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+                + ".yaml"
+            )
+            if name in files:
+                raise OutputError(f"two objects would share the file {dirname}/{name}")
+            files.append(name)
+            doc = with_sync_wave(obj, wave) if sync_waves else obj
+            (root / dirname / name).write_text(object_yaml(doc, index), encoding="utf-8")
+        (root / dirname / "kustomization.yaml").write_text(_kustomization(files), encoding="utf-8")
+    (root / "kustomization.yaml").write_text(_kustomization(dirs), encoding="utf-8")
+
+
 def write_gitops(
     path: Path,
     phases: dict[str, list[Obj]],
@@ -60,35 +89,27 @@ def write_gitops(
     omitted: Sequence[Obj] = (),
 ) -> None:
     """The objects by phase, one file each; ``omitted`` Secrets are named in SECRETS.md."""
-    force, sync_waves = options.force, options.sync_waves
 
     def fill(tmp: Path) -> None:
         if omitted:
             (tmp / SECRETS_NOTE).write_text(out_of_band_note(omitted), encoding="utf-8")
-        dirs = []
-        for wave, phase in enumerate(PHASES):
-            objs = phases.get(phase) or []
-            if not objs:
-                continue
-            dirname = f"{wave:02d}-{phase}"
-            dirs.append(dirname)
-            (tmp / dirname).mkdir()
-            files = []
-            for obj in objs:
-                meta = obj.get("metadata") or {}
-                name = (
-                    safe_name(str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
-                    + ".yaml"
-                )
-                if name in files:
-                    raise OutputError(f"two objects would share the file {dirname}/{name}")
-                files.append(name)
-                doc = with_sync_wave(obj, wave) if sync_waves else obj
-                (tmp / dirname / name).write_text(object_yaml(doc, index), encoding="utf-8")
-            (tmp / dirname / "kustomization.yaml").write_text(_kustomization(files), encoding="utf-8")
-        (tmp / "kustomization.yaml").write_text(_kustomization(dirs), encoding="utf-8")
+        write_phase_tree(tmp, phases, index, options.sync_waves)
 
-    write_atomically(path, fill, force, "output directory")
+    write_atomically(path, fill, options.force, "output directory")
+
+
+def without_secrets_file(files: dict[str, FileValue]) -> dict[str, FileValue]:
+    """A render tree's files without the generated Secrets file (and out of the root
+    kustomization's resources), with SECRETS.md naming what was left out."""
+    if SECRETS_FILE not in files:
+        return dict(files)
+    out = dict(files)
+    secrets = out.pop(SECRETS_FILE)
+    out[SECRETS_NOTE] = out_of_band_note(yamlio.load_all(secrets) if isinstance(secrets, str) else secrets)
+    root = yamlio.load(str(out["kustomization.yaml"]))
+    root["resources"] = [r for r in root["resources"] if r != SECRETS_FILE]
+    out["kustomization.yaml"] = yamlio.dump(root)
+    return out
 
 
 def write_kustomization(
@@ -100,15 +121,7 @@ def write_kustomization(
     Without ``include_secrets`` the generated Secrets file is left out (and out of the root
     kustomization's resources), as Secrets are left out of the render.
     """
-    files = dict(tree.files)
-    if not include_secrets and SECRETS_FILE in files:
-        secrets = files.pop(SECRETS_FILE)
-        files[SECRETS_NOTE] = out_of_band_note(
-            yamlio.load_all(secrets) if isinstance(secrets, str) else secrets
-        )
-        root = yamlio.load(str(files["kustomization.yaml"]))
-        root["resources"] = [r for r in root["resources"] if r != SECRETS_FILE]
-        files["kustomization.yaml"] = yamlio.dump(root)
+    files = dict(tree.files) if include_secrets else without_secrets_file(tree.files)
 
     def fill(tmp: Path) -> None:
         pre_built = source_files
