@@ -8,6 +8,7 @@ means the same everywhere.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,9 +17,39 @@ from typing import Any, TypeVar
 import click
 
 from installer.app import FetchOptions
+from installer.lock import Lock, load_lock
 from installer.params import ParameterOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What the group's options decide for every command: the lock file (read on first use)."""
+
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+        self._lock: Lock | None = None
+
+    @property
+    def lock(self) -> Lock:
+        if self._lock is None:
+            self._lock = load_lock(self.lock_path)
+        return self._lock
+
+
+def pass_context(func: F) -> F:
+    """Hand a command the group's :class:`Context` as its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(click.get_current_context().find_object(Context), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def quiet_progress(command_flag: bool) -> bool:
+    """A command's own --quiet, or the global one (`installer -q deploy`): either silences progress."""
+    return command_flag or not logging.getLogger("installer").isEnabledFor(logging.INFO)
 
 
 @dataclass(frozen=True)

@@ -565,11 +565,12 @@ def test_global_and_command_quiet_both_silence_progress(
 ) -> None:
     """`installer -q deploy` and `installer deploy -q` mean the same thing to a user."""
     from installer import cli
+    from installer.cli_options import quiet_progress
     from installer.cluster.progress import QuietProgress, for_terminal
 
     cli._setup_logging(global_quiet, False)
     try:
-        progress = for_terminal(cli._quiet(command_quiet))
+        progress = for_terminal(quiet_progress(command_quiet))
         assert isinstance(progress, QuietProgress) is silent
     finally:
         cli._setup_logging(False, False)
