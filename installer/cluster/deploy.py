@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from installer import jsonio
-from installer.cluster.client import Cluster, ClusterError, Ref, WebhookUnavailableError
+from installer.cluster.client import Cluster, Ref
 from installer.cluster.prerequisites import cert_manager_controller, certificate_secret
 from installer.cluster.progress import LineProgress, Progress
 from installer.cluster.readiness import crd_established, secret_issued, workload_ready
-from installer.errors import InstallerError
+from installer.errors import ClusterError, InstallerError, WebhookUnavailableError
 from installer.objects import Obj, is_labels_only
 from installer.phases import INDEX, PHASES, phase_of_key
 

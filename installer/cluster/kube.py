@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from installer import jsonio
-from installer.cluster.client import FIELD_MANAGER, ClusterError, NotFoundError, Ref, status_error
-from installer.errors import root_cause
+from installer.cluster.client import FIELD_MANAGER, Ref, status_error
+from installer.errors import ClusterError, NotFoundError, root_cause
 from installer.objects import Obj
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,34 @@ class KubernetesCluster:
             namespace=ref.namespace or None,
             serialize=False,
             **kwargs,
+        )
+        return _json(got)
+
+    def update(self, obj: Obj) -> Obj:
+        ref = Ref.of(obj)
+        res = self._resource(ref.api_version, ref.kind)
+        got = self._call(
+            f"update {ref}",
+            res.replace,
+            body=obj,
+            name=ref.name,
+            namespace=ref.namespace or None,
+            field_manager=FIELD_MANAGER,
+            serialize=False,
+        )
+        return _json(got)
+
+    def patch_status(self, ref: Ref, status: Obj) -> Obj:
+        res = self._resource(ref.api_version, ref.kind).subresources["status"]
+        got = self._call(
+            f"patch the status of {ref}",
+            res.patch,
+            body={"status": status},
+            name=ref.name,
+            namespace=ref.namespace or None,
+            content_type="application/merge-patch+json",
+            field_manager=FIELD_MANAGER,
+            serialize=False,
         )
         return _json(got)
 
