@@ -10,20 +10,15 @@ from typing import Any
 import pytest
 
 from installer import params
-from installer.cluster.client import ClusterError, ConflictError, Ref
-from installer.cluster.deploy import (
-    INVENTORY,
-    DeployOptions,
-    UserDataError,
-    WaitTimeoutError,
-    deploy,
-    diff,
-    prune_set,
-    read_inventory,
-    undeploy,
-)
+from installer.cluster.client import Ref
+from installer.cluster.deploy import DeployOptions, deploy
+from installer.cluster.diff import diff
+from installer.cluster.inventory import INVENTORY, read_inventory
 from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
 from installer.cluster.progress import LineProgress
+from installer.cluster.prune import prune_set
+from installer.cluster.undeploy import undeploy
+from installer.errors import ClusterError, ConflictError, UserDataError, WaitTimeoutError
 from installer.lock import Lock
 from installer.objects import Obj
 from installer.phases import PHASES
@@ -471,10 +466,15 @@ def test_status_reports_inventory_and_readiness(phases: dict[str, list[Obj]]) ->
     # Make everything ready the way a cluster would: available replicas, endpoints, injected CA.
     for obj in list(cluster.objects.values()):
         if obj["kind"] == "Deployment":
-            obj["status"] = {"availableReplicas": 1, "observedGeneration": 1}
+            obj["status"] = {"availableReplicas": 1, "updatedReplicas": 1, "observedGeneration": 1}
             obj["metadata"]["generation"] = 1
         if obj["kind"] == "DaemonSet":
-            obj["status"] = {"desiredNumberScheduled": 1, "numberReady": 1}
+            obj["status"] = {
+                "desiredNumberScheduled": 1,
+                "numberReady": 1,
+                "updatedNumberScheduled": 1,
+                "observedGeneration": 1,
+            }
         if obj["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
             for hook in obj["webhooks"]:
                 hook["clientConfig"]["caBundle"] = "LS0tCg=="

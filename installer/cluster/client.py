@@ -97,6 +97,13 @@ class Cluster(Protocol):
     def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
         """Server-side apply with field manager ``kserve-installer``; returns the result."""
 
+    def update(self, obj: Obj) -> Obj:
+        """Replace (PUT) an object as read, resourceVersion included: rewrites it in the CRD's
+        current storage version, which is how a storage version migration moves it."""
+
+    def patch_status(self, ref: Ref, status: Obj) -> Obj:
+        """Merge-patch the status subresource (a CRD's ``storedVersions``)."""
+
     def delete(self, ref: Ref) -> bool:
         """Delete; False if it was already gone (404 is success)."""
 
