@@ -359,6 +359,12 @@ def _connect(kw: dict[str, Any]) -> Any:
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: validate everything, change nothing.")
 @click.option("--force-conflicts", is_flag=True, help="Take ownership of fields another field manager set.")
 @click.option(
+    "--force-crd-upgrade",
+    is_flag=True,
+    help="Apply CRD changes the upgrade-safety check refuses (a stored version dropped: objects are "
+    "rewritten in the new storage version first).",
+)
+@click.option(
     "--wait/--no-wait", default=False, show_default=True, help="Wait for the controllers to be ready."
 )
 @click.option(
@@ -383,6 +389,7 @@ def deploy_cmd(
     skip_checks: bool,
     dry_run: bool,
     force_conflicts: bool,
+    force_crd_upgrade: bool,
     wait: bool,
     wait_timeout: float,
     concurrency: int,
@@ -392,7 +399,17 @@ def deploy_cmd(
     """Render, then server-side apply in phases; prune what the previous deploy had and this one does not."""
     resolved = resolve_params(ctx, kw)
     changes = run_deploy(
-        ctx, resolved, kw, skip_checks, dry_run, force_conflicts, wait, wait_timeout, concurrency, quiet
+        ctx,
+        resolved,
+        kw,
+        skip_checks,
+        dry_run,
+        force_conflicts,
+        wait,
+        wait_timeout,
+        concurrency,
+        quiet,
+        force_crd_upgrade=force_crd_upgrade,
     )
     click.echo(("dry run: " if dry_run else "") + changes.summary())
 
@@ -408,6 +425,7 @@ def run_deploy(
     wait_timeout: float = 300.0,
     concurrency: int = 4,
     quiet: bool = False,
+    force_crd_upgrade: bool = False,
 ) -> Any:
     """Connect, check prerequisites, render, deploy: shared by `deploy` and the hubctl hook."""
     from installer.cluster.deploy import DeployOptions, deploy
@@ -426,6 +444,7 @@ def run_deploy(
         params_digest=params_digest(resolved),
         dry_run=dry_run,
         force_conflicts=force_conflicts,
+        force_crd_upgrade=force_crd_upgrade,
         wait=wait,
         timeout=wait_timeout,
         concurrency=concurrency,
@@ -577,16 +596,41 @@ def diff_cmd(ctx: _Context, **kw: Any) -> None:
 @click.option(
     "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until what was deleted is gone (CRDs and namespaces finalized).",
+)
+@click.option(
+    "--timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the deleted objects to be gone.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @_pass
-def undeploy_cmd(ctx: _Context, namespace: str | None, force: bool, quiet: bool, **kw: Any) -> None:
-    """Delete what deploy recorded in its inventory: custom resources first, CRDs last."""
-    from installer.cluster.deploy import undeploy
+def undeploy_cmd(
+    ctx: _Context,
+    namespace: str | None,
+    force: bool,
+    wait: bool,
+    wait_timeout: float,
+    quiet: bool,
+    **kw: Any,
+) -> None:
+    """Delete what deploy recorded in its inventory (custom resources first, CRDs last) and wait
+    until it is gone."""
     from installer.cluster.progress import for_terminal
+    from installer.cluster.undeploy import UndeployWait, undeploy
+    from installer.cluster.waits import Clock
 
     ns = namespace or resolve_params(ctx, kw).namespace
+    waiting = UndeployWait(wait, Clock(timeout=wait_timeout, interval=1.0))
     with for_terminal(_quiet(quiet)) as progress:
-        deleted = undeploy(_connect(kw), ns, force=force, progress=progress)
+        deleted = undeploy(_connect(kw), ns, force=force, progress=progress, wait=waiting)
     click.echo(f"deleted {len(deleted)} objects")
 
 
