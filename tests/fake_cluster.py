@@ -96,6 +96,8 @@ def _set(root: dict[str, Any], path: Path, value: Any) -> None:
 
 
 def _remove(root: dict[str, Any], path: Path) -> None:
+    """Drop one leaf; list-map entries and maps left empty go too (their key field alone does
+    not keep an entry)."""
     trail: list[tuple[Any, Any]] = []
     node: Any = root
     for part in path[:-1]:
@@ -103,11 +105,13 @@ def _remove(root: dict[str, Any], path: Path) -> None:
         node = _child(node, part, False) if isinstance(node, dict | list) else None
         if node is None:
             return
-    if isinstance(node, dict):
+    is_key = len(path) > 1 and isinstance(path[-2], tuple) and path[-1] == path[-2][0]
+    if isinstance(node, dict) and not is_key:
         node.pop(path[-1], None)
-    for parent, part in reversed(trail):  # entries left empty go, as apply removes them
+    for parent, part in reversed(trail):
         child = _child(parent, part, False)
-        if child not in ({}, [], None):
+        emptied = child in ({}, [], None) or (isinstance(part, tuple) and child == {part[0]: part[1]})
+        if not emptied:
             break
         if isinstance(part, tuple):
             parent.remove(child)

@@ -23,11 +23,18 @@ from installer.cluster.bodies import digest, prepare
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.crds import check_crd_upgrades, conversion_webhooks, move_storage, wait_established
 from installer.cluster.diff import ObjectDiff, diff
-from installer.cluster.inventory import INVENTORY, Inventory, applyset_id, read_inventory, write_inventory
+from installer.cluster.inventory import (
+    FORMAT,
+    INVENTORY,
+    Inventory,
+    applyset_id,
+    read_inventory,
+    write_inventory,
+)
 from installer.cluster.prerequisites import cert_manager_controller, certificate_secret
 from installer.cluster.progress import LineProgress, Progress
 from installer.cluster.prune import prune, prune_set, release_dropped_labels
-from installer.cluster.readiness import WORKLOAD_RULES, secret_issued, workload
+from installer.cluster.readiness import WORKLOAD_RULES, Readiness, secret_issued, workload
 from installer.cluster.run import APPLY_CONCURRENCY, ChangeSet, DeployOptions, Run
 from installer.cluster.undeploy import UndeployWait, leftovers, undeploy
 from installer.cluster.waits import wait_for, wait_ready
@@ -95,7 +102,10 @@ def deploy(
     run.conversions = conversion_webhooks(crds)
     install = _preflight(cluster, phases, namespace)
     old = install.old
-    fast = FastPath.of(cluster, old, install.everything, opts.instance) if old else None
+    # An inventory of an earlier format: every object is read once (members gain the ApplySet label).
+    fast = (
+        FastPath.of(cluster, old, install.everything, opts.instance) if old and old.format == FORMAT else None
+    )
     moves = check_crd_upgrades(run, crds, old, fast)
     steps = _Steps(run, install, _Record())
     for phase in PHASES:
@@ -230,9 +240,23 @@ def wait_for_certificate_secrets(run: Run, objs: list[Obj]) -> None:
 
 
 def wait_for_workloads(run: Run, objs: list[Obj]) -> None:
-    """``--wait``: every controller ready; one that fails (its pods refused, an image that cannot
-    be pulled, a crash loop) ends the wait at once with its rule's message."""
-    workloads = [Ref.of(o) for o in objs if o["kind"] in WORKLOAD_RULES]
-    run.report.note(f"waiting up to {run.opts.timeout:g}s for {len(workloads)} workloads to be ready")
-    for ref in workloads:
-        wait_ready(f"{ref} to be ready", functools.partial(workload, run.cluster, ref), run.opts.waits)
+    """``--wait``: every controller ready, all polled together against one deadline; one that
+    fails (its pods refused, an image that cannot be pulled, a crash loop) ends the wait at once
+    with its rule's message."""
+    pending = {Ref.of(o): Readiness.waiting("") for o in objs if o["kind"] in WORKLOAD_RULES}
+    run.report.note(f"waiting up to {run.opts.timeout:g}s for {len(pending)} workloads to be ready")
+
+    def rule() -> Readiness:
+        for ref in list(pending):
+            state = workload(run.cluster, ref)
+            if state.failing:
+                return Readiness.failed(f"{ref}: {state.message}")
+            if state.ok:
+                del pending[ref]
+            else:
+                pending[ref] = state
+        if not pending:
+            return Readiness.ready("")
+        return Readiness.waiting("; ".join(f"{r}: {s.message}" for r, s in pending.items()))
+
+    wait_ready(f"{len(pending)} workloads to be ready", rule, run.opts.waits)
