@@ -48,6 +48,17 @@ def opts(**kw: object) -> DeployOptions:
     return DeployOptions(**base)  # type: ignore[arg-type]
 
 
+def simulated(**kw: object) -> DeployOptions:
+    """Options whose waits run on a simulated clock (each sleep advances it): a short timeout
+    that a loaded machine cannot turn into a different failure."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 0.01)
+
+    return opts(interval=0.5, sleep=sleep, clock=lambda: now[0], **kw)
+
+
 def isvc(name: str = "sklearn-iris", namespace: str = "models") -> Obj:
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
@@ -90,9 +101,9 @@ def test_webhook_that_never_answers_fails_with_its_name(phases: dict[str, list[O
     cluster = FakeCluster(webhook_failures=10**9)
     with pytest.raises(
         ClusterError,
-        match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 0.2s",
+        match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 2s",
     ):
-        deploy(cluster, phases, NS, opts(timeout=0.2))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     # What it applied before failing is recorded: undeploy finds and removes all of it.
     inv = read_inventory(cluster, NS)
     assert inv is not None
@@ -188,7 +199,7 @@ def test_a_certificate_never_issued_is_named_before_any_controller_is_applied(
             rf"{NS}/{cert['metadata']['name']}: cert-manager \(cert-manager/cert-manager\) has not issued it"
         ),
     ):
-        deploy(cluster, phases, NS, opts(timeout=0.1))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     workloads = {str(Ref.of(o)) for o in phases["workloads"]}
     assert not [ref for verb, ref in cluster.calls if verb == "apply" and ref in workloads]
 
@@ -521,7 +532,7 @@ def test_status_after_a_failed_deploy_says_so_and_counts_what_it_does_not_list(
 
     cluster = FakeCluster(webhook_failures=10**9)
     with pytest.raises(ClusterError):
-        deploy(cluster, phases, NS, opts(timeout=0.2))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     report = status(cluster, NS)
     missing = len(report.missing)
     assert missing == len(phases["custom-resources"]) > SHOWN_MISSING
@@ -768,9 +779,9 @@ def test_objects_that_need_converting_wait_for_the_conversion_webhook(
         ClusterError,
         match=r"apply LLMInferenceServiceConfig/kserve/\S+: conversion webhook of CRD "
         r"llminferenceserviceconfigs.serving.kserve.io \(service kserve/llmisvc-webhook-server-service\) "
-        r"did not answer within 0.2s",
+        r"did not answer within 2s",
     ):
-        deploy(stranded(failures=10**9), versions["v0.18.1"], NS, opts(version="v0.18.1", timeout=0.2))
+        deploy(stranded(failures=10**9), versions["v0.18.1"], NS, simulated(version="v0.18.1", timeout=2.0))
 
 
 def test_downgrade_drops_a_stored_version_only_when_nothing_but_ours_is_stored(
@@ -941,7 +952,7 @@ def test_status_reports_what_it_cannot_read_and_the_rest(versions: dict[str, dic
     new_crd = next(o for o in versions["v0.18.1"]["crds"] if Ref.of(o).key == CONFIGS_CRD.key)
     cluster.apply(new_crd, manager="someone-else", force=True)  # ours now need converting
     with pytest.raises(ClusterError, match="conversion webhook of CRD llminferenceserviceconfigs"):
-        deploy(cluster, versions["v0.18.1"], NS, opts(version="v0.18.1", timeout=0.1))
+        deploy(cluster, versions["v0.18.1"], NS, simulated(version="v0.18.1", timeout=2.0))
     report = status(cluster, NS)
     assert report.installed and report.version == "v0.18.1" and not report.ready
     unreadable = {u.object: u.reason for u in report.unreadable}

@@ -27,7 +27,13 @@ from installer.cluster.inventory import Inventory
 from installer.cluster.readiness import Readiness
 from installer.cluster.run import Run
 from installer.cluster.waits import wait_ready
-from installer.errors import ClusterError, ConversionWebhookError, InvalidError, WebhookUnavailableError
+from installer.errors import (
+    ClusterError,
+    ConversionWebhookError,
+    InvalidError,
+    NotFoundError,
+    WebhookUnavailableError,
+)
 from installer.objects import Obj, ObjectKey, is_labels_only
 
 MAX_RETRY_DELAY = 5.0
@@ -96,6 +102,7 @@ class PhaseApply:
         self.retry_webhooks = phase == "custom-resources"
         self.deadline = run.opts.clock() + run.opts.timeout
         self.failed = threading.Event()
+        self.unchecked: list[Ref] = []  # dry run: what the server could not check yet
 
     def apply(self, objs: list[Obj]) -> list[Obj | None]:
         """Apply ``objs``; each object as the server holds it now, in order (for one left
@@ -108,6 +115,11 @@ class PhaseApply:
         results = [f.result() for f in futures]
         for outcome in results:
             getattr(self.run.changes, outcome.action).append(str(outcome.ref))
+        if self.unchecked:
+            self.run.report.note(
+                f"dry run: {len(self.unchecked)} objects of {self.phase} counted as created without the "
+                f"server's check: their namespace or CRD comes with this deploy ({self.unchecked[0]})"
+            )
         return [outcome.live for outcome in results]
 
     def _one(self, obj: Obj) -> Outcome:
@@ -143,6 +155,11 @@ class PhaseApply:
             result = self._retrying(ref, functools.partial(self._send, obj))
         except InvalidError as exc:
             return self._replace(obj, live, exc)
+        except NotFoundError:
+            if not (opts.dry_run and live is None):
+                raise
+            self.unchecked.append(ref)  # a dry run creates no namespace or CRD for the next ones
+            return Outcome("created", ref, None)
         if before is None:
             return Outcome("replaced" if ref.key in self.run.recreated else "created", ref, result)
         return Outcome("unchanged" if before == comparable(result) else "configured", ref, result)

@@ -193,9 +193,24 @@ class _Steps:
 def _write_intent(run: Run, install: _Install) -> None:
     """Once the namespaces and CRDs are in, record everything this deploy may create plus the
     previous inventory: a deploy that fails or is killed from here on leaves nothing untracked
-    (undeploy, or the next deploy's prune, finds it). The final inventory replaces it."""
-    old = install.old
+    (undeploy, or the next deploy's prune, finds it), and status says the deploy did not finish
+    (no parameters digest). The final inventory replaces it. Not written for a redeploy of the
+    same version and parameters whose objects the previous inventory already covers."""
+    old, opts = install.old, run.opts
     new = [Ref.of(o) for o in install.everything if not is_labels_only(o)]
+    same = old is not None and (old.version, old.mode, old.params_digest) == (
+        opts.version,
+        opts.mode,
+        opts.params_digest,
+    )
+    if (
+        old is not None
+        and same
+        and {r.key for r in new} <= old.keys
+        and install.created <= set(old.created_namespaces)
+        and set(install.labelled) <= set(old.labels_only)
+    ):
+        return
     intent = Inventory(
         list(dict.fromkeys([*new, *(old.refs if old else [])])),
         run.opts.version,

@@ -115,36 +115,28 @@ class KubernetesCluster:
             return None
         return _json(got)
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
-        ref = Ref.of(obj)
-        res = self._resource(ref.api_version, ref.kind)
-        kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
-        if dry_run:
-            kwargs["dry_run"] = "All"
-        got = self._call(
-            f"apply {ref}",
-            res.server_side_apply,
-            body=obj,
-            name=ref.name,
-            namespace=ref.namespace or None,
-            serialize=False,
-            **kwargs,
-        )
-        return _json(got)
-
-    def update(self, obj: Obj) -> Obj:
+    def _write(self, verb: str, obj: Obj, method: str, **kwargs: Any) -> Obj:
+        """Send ``obj`` with one of the dynamic client's write methods; the server's answer."""
         ref = Ref.of(obj)
         res = self._resource(ref.api_version, ref.kind)
         got = self._call(
-            f"update {ref}",
-            res.replace,
+            f"{verb} {ref}",
+            getattr(res, method),
             body=obj,
             name=ref.name,
             namespace=ref.namespace or None,
             field_manager=FIELD_MANAGER,
             serialize=False,
+            **kwargs,
         )
         return _json(got)
+
+    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+        extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
+        return self._write("apply", obj, "server_side_apply", force_conflicts=force, **extra)
+
+    def update(self, obj: Obj) -> Obj:
+        return self._write("update", obj, "replace")
 
     def patch_status(self, ref: Ref, status: Obj) -> Obj:
         res = self._resource(ref.api_version, ref.kind).subresources["status"]

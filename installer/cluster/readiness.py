@@ -87,6 +87,14 @@ def _generation_observed(live: Obj) -> bool:
     return int((live.get("status") or {}).get("observedGeneration") or 0) >= int(generation)
 
 
+def _missing_or_broken(live: Obj | None, pods: Iterable[Obj]) -> Readiness | None:
+    """What every workload rule says first: not there yet, or one of its pods cannot start."""
+    if live is None:
+        return Readiness.waiting("not found")
+    broken = pod_failure(pods)
+    return Readiness.failed(broken) if broken else None
+
+
 def deployment(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
     """Available at the current generation; failed when the controller says it cannot create
     pods (ReplicaFailure), the rollout ran past its progress deadline, or a pod cannot start."""
@@ -99,9 +107,9 @@ def deployment(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
     progressing = conds.get("Progressing", {})
     if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
         return Readiness.failed(f"ProgressDeadlineExceeded: {progressing.get('message')}")
-    broken = pod_failure(pods)
-    if broken:
-        return Readiness.failed(broken)
+    first = _missing_or_broken(live, pods)
+    if first:
+        return first
     status = live.get("status") or {}
     want = int((live.get("spec") or {}).get("replicas", 1))
     available = int(status.get("availableReplicas") or 0)
@@ -129,11 +137,9 @@ def serving(live: Obj | None) -> Readiness:
 
 def daemonset(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
     """Every scheduled pod updated and available; a pod that cannot start fails it."""
-    if live is None:
-        return Readiness.waiting("not found")
-    broken = pod_failure(pods)
-    if broken:
-        return Readiness.failed(broken)
+    first = _missing_or_broken(live, pods)
+    if first or live is None:
+        return first or Readiness.waiting("not found")
     status = live.get("status") or {}
     desired = int(status.get("desiredNumberScheduled") or 0)
     ready = int(status.get("numberReady") or 0)
@@ -147,11 +153,10 @@ def daemonset(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
 
 
 def statefulset(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
-    if live is None:
-        return Readiness.waiting("not found")
-    broken = pod_failure(pods)
-    if broken:
-        return Readiness.failed(broken)
+    """Every replica ready at the current generation; a pod that cannot start fails it."""
+    first = _missing_or_broken(live, pods)
+    if first or live is None:
+        return first or Readiness.waiting("not found")
     want = int((live.get("spec") or {}).get("replicas", 1))
     ready = int((live.get("status") or {}).get("readyReplicas") or 0)
     if _generation_observed(live) and ready >= want:
@@ -162,8 +167,8 @@ def statefulset(live: Obj | None, pods: Iterable[Obj] = ()) -> Readiness:
 def pod_failure(pods: Iterable[Obj]) -> str | None:
     """The first container that waits for a reason waiting will not cure, as one message."""
     for pod in pods:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        statuses += (pod.get("status") or {}).get("initContainerStatuses") or []
+        status = pod.get("status") or {}
+        statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
         for container in statuses:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in FAILING_WAIT_REASONS:

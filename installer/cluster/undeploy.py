@@ -2,8 +2,10 @@
 
 Refused while custom resources of the installed CRDs exist that the installer did not apply
 (InferenceServices, ServingRuntimes, Predictors, ...), or cannot be listed (a conversion webhook
-not answering: there may be some), unless ``--force``. Deletes in reverse phase order (CRDs
-last; namespaces only if the installer created them), releases the labels of labels-only
+not answering: there may be some), unless ``--force``. Deletes the admission webhook
+configurations first (KServe's validate deletes of LLM configs: with its controller down they
+could never be deleted otherwise), then in reverse phase order (CRDs last; namespaces only if
+the installer created them), releases the labels of labels-only
 objects, treats 404 as done, and then waits, as ``kubectl delete`` does, until what it deleted
 is gone: a CRD stays Terminating until its custom resources are deleted, a namespace until its
 contents are, and a deploy started before that fails (``namespace ... is being terminated``).
@@ -23,7 +25,7 @@ from installer.cluster.prune import custom_resources_of, release_labels
 from installer.cluster.readiness import Readiness
 from installer.cluster.waits import Clock, wait_ready
 from installer.errors import ClusterError, UserDataError, WaitTimeoutError
-from installer.objects import Obj, is_labels_only
+from installer.objects import WEBHOOK_KINDS, Obj, is_labels_only
 from installer.phases import INDEX, phase_of_key
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,9 @@ def undeploy(
 
 
 def _delete_all(cluster: Cluster, inventory: Inventory, report: Progress) -> list[Ref]:
-    refs = sorted(inventory.refs, key=lambda r: -INDEX[phase_of_key(r.key)])
+    """Admission webhooks first (deleting the objects they validate must not depend on the
+    controller that serves them), then the rest in reverse apply order."""
+    refs = sorted(inventory.refs, key=lambda r: (r.kind not in WEBHOOK_KINDS, -INDEX[phase_of_key(r.key)]))
     deleted: list[Ref] = []
     for ref in refs:
         if ref.kind == "Namespace" and not inventory.created(ref.name):

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from installer.cluster.readiness import Readiness
 from installer.errors import ReadinessError, WaitTimeoutError
 
+# Polls slow down to this: a pending 1 MB CRD read four times a second loads the very API
+# server that is establishing it.
+MAX_INTERVAL = 2.0
+
 
 @dataclass(frozen=True)
 class Clock:
-    """Time as a wait sees it: a timeout, a poll interval, and the clock and sleep to use
-    (tests pass simulated ones)."""
+    """Time as a wait sees it: a timeout, a first poll interval (growing by half each poll, up
+    to MAX_INTERVAL), and the clock and sleep to use (tests pass simulated ones)."""
 
     timeout: float = 300.0
     interval: float = 0.25
@@ -41,6 +45,7 @@ def wait_for(
 def wait_ready(what: str, rule: Callable[[], Readiness], clock: Clock) -> Readiness:
     """Poll ``rule`` until ready; fail at once when it fails, or with its last word at the deadline."""
     deadline = clock.now() + clock.timeout
+    interval = clock.interval
     while True:
         state = rule()
         if state.ok:
@@ -50,4 +55,5 @@ def wait_ready(what: str, rule: Callable[[], Readiness], clock: Clock) -> Readin
         if clock.now() >= deadline:
             said = f" (last: {state.message})" if state.message else ""
             raise WaitTimeoutError(f"timed out after {clock.timeout:g}s waiting for {what}{said}")
-        clock.sleep(clock.interval)
+        clock.sleep(min(interval, max(0.0, deadline - clock.now())))
+        interval = min(max(interval, clock.interval) * 1.5, max(MAX_INTERVAL, clock.interval))
