@@ -831,7 +831,13 @@ def test_downgrade_drops_a_stored_version_only_when_nothing_but_ours_is_stored(
         for o in versions["v0.16.0"]["custom-resources"]
         if o["kind"] == "LLMInferenceServiceConfig"
     }
-    assert configs <= set(down.replaced)
+    assert sorted(down.replaced) == sorted({binding} | configs)
+    newer = {
+        str(Ref.of(o))
+        for o in versions["v0.20.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert newer - configs and newer - configs <= set(down.pruned), "v0.20's extra configs count as pruned"
     assert diff(clean, versions["v0.16.0"], NS, NS) == []
 
 

@@ -62,7 +62,8 @@ def prune(run: Run, old: Inventory | None, applied: list[Ref], created: set[str]
         if ref.kind == "CustomResourceDefinition" and _in_use(run, ref):
             kept.append(ref)  # still ours: a later deploy prunes it once they are gone
             continue
-        if run.opts.dry_run or run.cluster.delete(ref):
+        # (one a storage move deleted before the CRD phase is gone already: pruned all the same)
+        if run.opts.dry_run or run.cluster.delete(ref) or ref.key in run.recreated:
             run.changes.pruned.append(str(ref))
     return kept
 
