@@ -922,11 +922,14 @@ def test_redeploy_fast_path_sends_nothing(
     assert deploy(tmp_path, upstream, ns).returncode == 0  # records the CRDs' settled status
     resolved = params.resolve(lock=lock, set_args=[f"kserve.namespace={ns}"])
     phases = render(resolved, lock, FetchSettings(mirror=str(upstream))).phases
-    from installer.cli import params_digest
+    from installer.cluster.inventory import read_inventory
 
     cluster = _Recording(_server())
+    recorded = read_inventory(_server(), ns)
+    assert recorded is not None
+    # the same version, mode and parameters digest as the CLI's deploy recorded
     opts = DeployOptions(
-        instance=ns, version=resolved.version, mode=resolved.mode, params_digest=params_digest(resolved)
+        instance=ns, version=recorded.version, mode=recorded.mode, params_digest=recorded.params_digest
     )
     changes = deploy_objects(cluster, phases, ns, opts, QuietProgress())
     everything = [o for objs in phases.values() for o in objs]
