@@ -9,6 +9,11 @@ cluster, timeout).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
@@ -90,3 +95,115 @@ class OutputError(InstallerError):
 
 class PrerequisiteError(InstallerError):
     """The cluster lacks something the chosen mode needs (cert-manager, Knative, Istio)."""
+
+
+# ------------------------------------------------------------------ cluster errors
+
+
+@dataclass(frozen=True)
+class StatusCause:
+    """One entry of an API Status's ``details.causes``: the field the server names, and why.
+
+    Kept because the server's decision lives there: a 422 whose causes all say a field cannot
+    change is an immutable field (the object can be replaced), any other 422 is bad input.
+    """
+
+    field: str
+    reason: str
+    message: str
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> StatusCause:
+        return cls(str(raw.get("field") or ""), str(raw.get("reason") or ""), str(raw.get("message") or ""))
+
+
+# How kube-apiserver words "this field cannot be updated" (apimachinery's FieldImmutableErrorMsg,
+# RBAC's roleRef, Service's clusterIP, pods, CEL's conventional message): see tests/test_cluster.py.
+IMMUTABLE_MESSAGE = re.compile(
+    r"field is immutable|cannot change roleRef|may not change once set|is immutable|"
+    r"may not be changed|updates may not change fields|updates to .+ are forbidden",
+    re.IGNORECASE,
+)
+
+
+class ClusterError(InstallerError):
+    """The API server said no, or could not be reached.
+
+    Like lightkube's and kr8s's API errors it keeps the API Status it answered with: ``code``
+    (HTTP status), ``reason`` (``Invalid``, ``Conflict``, ...), ``details`` and its ``causes``
+    (field paths), so callers decide on the server's own words rather than on message text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int = 0,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+        causes: Iterable[StatusCause] = (),
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.details: dict[str, Any] = dict(details or {})
+        self.causes: tuple[StatusCause, ...] = tuple(causes)
+
+
+class NotFoundError(ClusterError):
+    """404: the object (or its kind) does not exist."""
+
+
+class ConflictError(ClusterError):
+    """409 on apply: another field manager owns fields this apply sets."""
+
+
+class ForbiddenError(ClusterError):
+    """403: the credentials may not do this."""
+
+
+class InvalidError(ClusterError):
+    """422: the server refused the object as invalid."""
+
+    @property
+    def immutable_fields(self) -> list[str]:
+        """The fields the server says cannot change, when that is all it says ([] otherwise).
+
+        Only a refusal made entirely of immutable fields may be answered by replacing the
+        object; one real validation error among them means the object itself is wrong.
+        """
+        causes = self.causes or (StatusCause("", self.reason, self.message),)
+        if not all(IMMUTABLE_MESSAGE.search(c.message) for c in causes):
+            return []
+        return [c.field or "(object)" for c in causes]
+
+
+class WebhookUnavailableError(ClusterError):
+    """A webhook the API server must call could not be called (no endpoints yet, connection
+    refused, bad CA): an admission webhook, or a CRD's conversion webhook."""
+
+    def __init__(self, message: str, webhook: str, code: int = 500, reason: str = "InternalError") -> None:
+        super().__init__(message, code, reason)
+        self.webhook = webhook
+
+
+class ConversionWebhookError(WebhookUnavailableError):
+    """The API server could not convert a custom resource between versions: the CRD's conversion
+    webhook did not answer. ``webhook`` names the kind and version it was converting."""
+
+
+class WaitTimeoutError(ClusterError):
+    """A wait ran out of time."""
+
+
+class ReadinessError(ClusterError):
+    """Something deploy waits on failed for good (a Deployment that cannot create its pods, a
+    container that cannot pull its image): waiting longer would not help."""
+
+
+class UserDataError(ClusterError):
+    """Undeploy refused: custom resources that users created still exist."""
+
+
+class CrdUpgradeError(ClusterError):
+    """A CRD change that could lose data (a stored version dropped, the scope changed), refused
+    before anything is applied."""

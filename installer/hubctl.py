@@ -174,7 +174,8 @@ def _undeploy(
     from installer import operations
 
     force = env.get("INSTALLER_FORCE", "").lower() in TRUE
-    deleted = operations.undeploy_install(install.params.namespace, cluster, force, quiet=False)
+    request = operations.UndeployRequest(force=force, wait_timeout=timeout)
+    deleted = operations.undeploy_install(install.params.namespace, cluster, request)
     return f"deleted {len(deleted)} objects\n"
 
 

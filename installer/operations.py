@@ -190,6 +190,7 @@ class DeployRequest:
     skip_checks: bool = False
     dry_run: bool = False
     force_conflicts: bool = False
+    force_crd_upgrade: bool = False
     wait: bool = False
     wait_timeout: float = 300.0
     concurrency: int = 4
@@ -213,6 +214,7 @@ def deploy_install(install: Install, cluster_opts: ClusterOptions, request: Depl
         params_digest=params_digest(resolved),
         dry_run=request.dry_run,
         force_conflicts=request.force_conflicts,
+        force_crd_upgrade=request.force_crd_upgrade,
         wait=request.wait,
         timeout=request.wait_timeout,
         concurrency=request.concurrency,
@@ -222,7 +224,7 @@ def deploy_install(install: Install, cluster_opts: ClusterOptions, request: Depl
 
 
 def diff_install(install: Install, cluster_opts: ClusterOptions) -> list[ObjectDiff]:
-    from installer.cluster.deploy import diff
+    from installer.cluster.diff import diff
 
     cluster = connect(cluster_opts)
     rendered = render_install(install)
@@ -235,15 +237,23 @@ class UndeployRequest:
     """How ``installer undeploy`` deletes (its command's options)."""
 
     force: bool = False
+    wait: bool = True
+    wait_timeout: float = 300.0
     quiet: bool = False
 
 
-def undeploy_install(namespace: str, cluster_opts: ClusterOptions, force: bool, quiet: bool) -> list[str]:
-    from installer.cluster.deploy import undeploy
+def undeploy_install(namespace: str, cluster_opts: ClusterOptions, request: UndeployRequest) -> list[str]:
+    """Delete what deploy recorded and, unless told not to, wait until it is gone: a deploy
+    started right after must not meet a terminating namespace or CRD."""
     from installer.cluster.progress import for_terminal
+    from installer.cluster.undeploy import UndeployWait, undeploy
+    from installer.cluster.waits import Clock
 
-    with for_terminal(quiet) as progress:
-        return undeploy(connect(cluster_opts), namespace, force=force, progress=progress)
+    waiting = UndeployWait(request.wait, Clock(timeout=request.wait_timeout, interval=1.0))
+    with for_terminal(request.quiet) as progress:
+        return undeploy(
+            connect(cluster_opts), namespace, force=request.force, progress=progress, wait=waiting
+        )
 
 
 # ---------------------------------------------------------------------------- example

@@ -10,20 +10,15 @@ from typing import Any
 import pytest
 
 from installer import params
-from installer.cluster.client import ClusterError, ConflictError, Ref
-from installer.cluster.deploy import (
-    INVENTORY,
-    DeployOptions,
-    UserDataError,
-    WaitTimeoutError,
-    deploy,
-    diff,
-    prune_set,
-    read_inventory,
-    undeploy,
-)
+from installer.cluster.client import Ref
+from installer.cluster.deploy import DeployOptions, deploy
+from installer.cluster.diff import diff
+from installer.cluster.inventory import INVENTORY, read_inventory
 from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
 from installer.cluster.progress import LineProgress
+from installer.cluster.prune import prune_set
+from installer.cluster.undeploy import undeploy
+from installer.errors import ClusterError, ConflictError, UserDataError, WaitTimeoutError
 from installer.lock import Lock
 from installer.objects import Obj
 from installer.params import ParameterOptions
@@ -52,6 +47,17 @@ def opts(**kw: object) -> DeployOptions:
     base.setdefault("sleep", lambda s: None)
     base.update(kw)
     return DeployOptions(**base)  # type: ignore[arg-type]
+
+
+def simulated(**kw: object) -> DeployOptions:
+    """Options whose waits run on a simulated clock (each sleep advances it): a short timeout
+    that a loaded machine cannot turn into a different failure."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += max(seconds, 0.01)
+
+    return opts(interval=0.5, sleep=sleep, clock=lambda: now[0], **kw)
 
 
 def isvc(name: str = "sklearn-iris", namespace: str = "models") -> Obj:
@@ -96,9 +102,9 @@ def test_webhook_that_never_answers_fails_with_its_name(phases: dict[str, list[O
     cluster = FakeCluster(webhook_failures=10**9)
     with pytest.raises(
         ClusterError,
-        match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 0.2s",
+        match=r"admission webhook clusterservingruntime.kserve-webhook-server.validator did not answer within 2s",
     ):
-        deploy(cluster, phases, NS, opts(timeout=0.2))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     # What it applied before failing is recorded: undeploy finds and removes all of it.
     inv = read_inventory(cluster, NS)
     assert inv is not None
@@ -194,7 +200,7 @@ def test_a_certificate_never_issued_is_named_before_any_controller_is_applied(
             rf"{NS}/{cert['metadata']['name']}: cert-manager \(cert-manager/cert-manager\) has not issued it"
         ),
     ):
-        deploy(cluster, phases, NS, opts(timeout=0.1))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     workloads = {str(Ref.of(o)) for o in phases["workloads"]}
     assert not [ref for verb, ref in cluster.calls if verb == "apply" and ref in workloads]
 
@@ -232,11 +238,23 @@ def test_prune_set_is_reverse_apply_order() -> None:
 
 
 def test_dry_run_changes_nothing(phases: dict[str, list[Obj]]) -> None:
+    """A dry run asks the server about every object (server-side dry run), reports what it
+    would do, and leaves every object, its resourceVersion and the inventory as they were."""
+    import copy
+
     cluster = FakeCluster()
     deploy(cluster, {"crds": phases["crds"]}, NS, opts())
-    before = dict(cluster.objects)
-    deploy(cluster, {p: v for p, v in phases.items() if p != "custom-resources"}, NS, opts(dry_run=True))
-    assert cluster.objects == before
+    before = copy.deepcopy(dict(cluster.objects))
+    rv = cluster.rv
+    cluster.calls.clear()
+    rest = {p: v for p, v in phases.items() if p != "custom-resources"}
+    changes = deploy(cluster, rest, NS, opts(dry_run=True))
+    assert dict(cluster.objects) == before and cluster.rv == rv
+    sent = {ref for verb, ref in cluster.calls if verb == "dry-run"}
+    wanted = {str(Ref.of(o)) for p, objs in rest.items() if p != "crds" for o in objs}
+    assert wanted <= sent, "every object went to the server as a dry run"
+    assert not [c for c in cluster.calls if c[0] in ("apply", "delete", "update", "patch-status")]
+    assert sorted(changes.created) == sorted(wanted)
 
 
 def test_conflicts_name_the_object_and_force_takes_ownership(phases: dict[str, list[Obj]]) -> None:
@@ -306,14 +324,14 @@ def test_undeploy_refuses_while_inference_services_exist(phases: dict[str, list[
         "nothing deleted"
     )
     deleted = undeploy(cluster, NS, force=True)
-    assert (deleted and deleted[-1].startswith("CustomResourceDefinition/")) or any(
-        "CustomResourceDefinition" in d for d in deleted
-    )
+    assert deleted[-1].startswith("CustomResourceDefinition/"), deleted[-3:]
     crd_positions = [i for i, d in enumerate(deleted) if d.startswith("CustomResourceDefinition/")]
     other_positions = [
         i for i, d in enumerate(deleted) if not d.startswith(("CustomResourceDefinition/", "Namespace/"))
     ]
+    assert crd_positions and other_positions
     assert min(crd_positions) > max(other_positions), "CRDs are deleted last"
+    assert cluster.get(Ref("serving.kserve.io/v1beta1", "InferenceService", "sklearn-iris", "models")) is None
     assert read_inventory(cluster, NS) is None
     assert undeploy(cluster, NS) == [], "a second undeploy is fine"
 
@@ -421,16 +439,26 @@ def test_dropping_a_user_namespace_removes_only_its_label(
 # ------------------------------------------------------------------ progress and status
 
 
-def test_progress_lines_follow_the_phases_and_quiet_says_nothing(phases: dict[str, list[Obj]]) -> None:
-    from installer.cluster.progress import LineProgress, QuietProgress
+def test_progress_lines_follow_the_phases_and_quiet_says_nothing(
+    phases: dict[str, list[Obj]], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from installer.cluster.progress import LineProgress, QuietProgress, for_terminal
 
     lines: list[str] = []
     deploy(FakeCluster(), phases, NS, opts(), LineProgress(lines.append))
     started = [line.split(":", 1)[0] for line in lines if ": applying " in line]
     assert started == [p for p in PHASES if phases.get(p)]
     assert f"crds: applying {len(phases['crds'])} objects" in lines
-    quiet = QuietProgress()
-    deploy(FakeCluster(), phases, NS, opts(), quiet)  # nothing to capture: it must simply not fail
+    assert any(line.startswith("waiting for") and "CRDs to be Established" in line for line in lines)
+    capsys.readouterr()
+    quiet = for_terminal(quiet=True)
+    assert isinstance(quiet, QuietProgress)
+    with caplog.at_level("DEBUG"):
+        changes = deploy(FakeCluster(), phases, NS, opts(), quiet)
+    assert changes.changed == sum(len(v) for v in phases.values()), "quiet, not idle"
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", ""), "--quiet prints nothing"
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("installer")] == []
 
 
 def test_rich_progress_on_a_terminal(phases: dict[str, list[Obj]]) -> None:
@@ -468,10 +496,15 @@ def test_status_reports_inventory_and_readiness(phases: dict[str, list[Obj]]) ->
     # Make everything ready the way a cluster would: available replicas, endpoints, injected CA.
     for obj in list(cluster.objects.values()):
         if obj["kind"] == "Deployment":
-            obj["status"] = {"availableReplicas": 1, "observedGeneration": 1}
+            obj["status"] = {"availableReplicas": 1, "updatedReplicas": 1, "observedGeneration": 1}
             obj["metadata"]["generation"] = 1
         if obj["kind"] == "DaemonSet":
-            obj["status"] = {"desiredNumberScheduled": 1, "numberReady": 1}
+            obj["status"] = {
+                "desiredNumberScheduled": 1,
+                "numberReady": 1,
+                "updatedNumberScheduled": 1,
+                "observedGeneration": 1,
+            }
         if obj["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
             for hook in obj["webhooks"]:
                 hook["clientConfig"]["caBundle"] = "LS0tCg=="
@@ -496,7 +529,7 @@ def test_status_after_a_failed_deploy_says_so_and_counts_what_it_does_not_list(
 
     cluster = FakeCluster(webhook_failures=10**9)
     with pytest.raises(ClusterError):
-        deploy(cluster, phases, NS, opts(timeout=0.2))
+        deploy(cluster, phases, NS, simulated(timeout=2.0))
     report = status(cluster, NS)
     missing = len(report.missing)
     assert missing == len(phases["custom-resources"]) > SHOWN_MISSING
@@ -574,3 +607,472 @@ def test_global_and_command_quiet_both_silence_progress(
         assert isinstance(progress, QuietProgress) is silent
     finally:
         cli._setup_logging(False, False)
+
+
+# ------------------------------------------------------------------ upgrades and downgrades
+
+
+@pytest.fixture(scope="module")
+def versions(lock: Lock, upstream: Path, session_env: Path) -> dict[str, dict[str, list[Obj]]]:
+    """The rendered phases of the locked versions the upgrade tests move between."""
+    out = {}
+    for version in ("v0.16.0", "v0.18.1", "v0.20.0"):
+        p = params.resolve(lock, ParameterOptions(version=version))
+        out[version] = render(p, lock, FetchSettings(mirror=str(upstream))).phases
+    return out
+
+
+def _find(phases: dict[str, list[Obj]], kind: str, name: str) -> Obj:
+    return next(
+        o for objs in phases.values() for o in objs if o["kind"] == kind and o["metadata"]["name"] == name
+    )
+
+
+def _with(phases: dict[str, list[Obj]], changed: Obj) -> dict[str, list[Obj]]:
+    """``phases`` with the object of ``changed``'s identity replaced by it."""
+    key = Ref.of(changed).key
+    return {p: [changed if Ref.of(o).key == key else o for o in objs] for p, objs in phases.items()}
+
+
+def test_an_immutable_change_replaces_the_object_and_says_so(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    binding = next(o for o in phases["cluster"] if o["kind"] == "ClusterRoleBinding")
+    moved = {**binding, "roleRef": {**binding["roleRef"], "name": "kserve-other-role"}}
+    changed = _with(phases, moved)
+    # dry run and diff say "replace" and change nothing
+    before = cluster.get(Ref.of(binding))
+    planned = deploy(cluster, changed, NS, opts(dry_run=True))
+    assert planned.replaced == [str(Ref.of(binding))] and cluster.get(Ref.of(binding)) == before
+    assert [(d.action, d.fields) for d in diff(cluster, changed, NS, NS)] == [("replace", ["roleRef"])]
+    lines: list[str] = []
+    cluster.calls.clear()
+    changes = deploy(cluster, changed, NS, opts(), LineProgress(lines.append))
+    assert changes.replaced == [str(Ref.of(binding))] and "1 replaced" in changes.summary()
+    assert f"replacing {Ref.of(binding)}: roleRef cannot change in place" in lines
+    live = cluster.get(Ref.of(binding))
+    assert live is not None and live["roleRef"]["name"] == "kserve-other-role"
+    verbs = [verb for verb, ref in cluster.calls if ref == str(Ref.of(binding)) and verb != "get"]
+    assert verbs == ["apply", "delete", "apply"], "refused, deleted, created"
+    assert deploy(cluster, changed, NS, opts()).changed == 0
+
+
+def test_a_deployment_selector_change_replaces_it(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    workload = phases["workloads"][0]
+    labels = {"control-plane": "renamed"}
+    spec = workload["spec"]
+    moved = {
+        **workload,
+        "spec": {
+            **spec,
+            "selector": {"matchLabels": labels},
+            "template": {**spec["template"], "metadata": {**spec["template"]["metadata"], "labels": labels}},
+        },
+    }
+    changes = deploy(cluster, _with(phases, moved), NS, opts())
+    assert changes.replaced == [str(Ref.of(workload))]
+    assert cluster.get(Ref.of(workload))["spec"]["selector"]["matchLabels"] == labels  # type: ignore[index]
+
+
+def test_a_crd_is_never_replaced(phases: dict[str, list[Obj]]) -> None:
+    """A scope change is refused before anything is applied; forced, the server refuses it and
+    the CRD (and every object of it) stays."""
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    crd = next(
+        o
+        for o in phases["crds"]
+        if o["kind"] == "CustomResourceDefinition" and o["spec"]["scope"] == "Namespaced"
+    )
+    flipped = _with(phases, {**crd, "spec": {**crd["spec"], "scope": "Cluster"}})
+    cluster.calls.clear()
+    with pytest.raises(
+        ClusterError,
+        match=rf"CRD {crd['metadata']['name']}: its scope would change from Namespaced to Cluster",
+    ):
+        deploy(cluster, flipped, NS, opts())
+    assert not [c for c in cluster.calls if c[0] in ("apply", "delete")], "nothing applied"
+    with pytest.raises(ClusterError, match="is never deleted to be replaced"):
+        deploy(cluster, flipped, NS, opts(force_crd_upgrade=True))
+    assert ("delete", str(Ref.of(crd))) not in cluster.calls
+    assert cluster.get(Ref.of(crd))["spec"]["scope"] == "Namespaced"  # type: ignore[index]
+
+
+def _llm_config(name: str, version: str = "v1alpha1") -> Obj:
+    return {
+        "apiVersion": f"serving.kserve.io/{version}",
+        "kind": "LLMInferenceServiceConfig",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {},
+    }
+
+
+CONFIGS_CRD = Ref(
+    "apiextensions.k8s.io/v1", "CustomResourceDefinition", "llminferenceserviceconfigs.serving.kserve.io"
+)
+
+
+def test_upgrade_across_a_conversion_webhook_needs_no_webhook(
+    versions: dict[str, dict[str, list[Obj]]],
+) -> None:
+    """v0.16 -> v0.18: the LLM configs' storage moves v1alpha1 -> v1alpha2 under the llmisvc
+    conversion webhook, which no pod serves during the upgrade. Ours are created again in
+    v1alpha2 (deleted before the CRD changes), the binding whose roleRef changed is replaced,
+    and the configs come after the controller and the webhooks that serve them."""
+    cluster = FakeCluster(conversion_failures=10**9)
+    deploy(cluster, versions["v0.16.0"], NS, opts(version="v0.16.0"))
+    ours = {
+        str(Ref.of(o))
+        for o in versions["v0.16.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert ours
+    cluster.calls.clear()
+    lines: list[str] = []
+    changes = deploy(cluster, versions["v0.18.1"], NS, opts(version="v0.18.1"), LineProgress(lines.append))
+    binding = str(Ref("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "llmisvc-manager-rolebinding"))
+    assert sorted(changes.replaced) == sorted({binding} | ours)
+    assert any(
+        line.startswith(
+            "CRD llminferenceserviceconfigs.serving.kserve.io: storage moves from v1alpha1 to v1alpha2; re-creating 8 objects of ours"
+        )
+        for line in lines
+    )
+    deleted = [i for i, (verb, ref) in enumerate(cluster.calls) if verb == "delete" and ref in ours]
+    crd_applied = cluster.calls.index(("apply", str(CONFIGS_CRD)))
+    assert deleted and max(deleted) < crd_applied, "ours go before the CRD moves its storage"
+    first_config = min(i for i, (verb, ref) in enumerate(cluster.calls) if verb == "apply" and ref in ours)
+    served_by = [
+        str(Ref("apps/v1", "Deployment", "llmisvc-controller-manager", NS)),
+        str(Ref("v1", "Service", "llmisvc-webhook-server-service", NS)),
+        *(str(Ref.of(o)) for o in versions["v0.18.1"]["webhooks"]),
+    ]
+    for ref in served_by:
+        assert cluster.calls.index(("apply", ref)) < first_config, f"{ref} before the objects it converts"
+    crd = cluster.get(CONFIGS_CRD)
+    assert crd is not None and crd["status"]["storedVersions"] == ["v1alpha1", "v1alpha2"]
+    assert deploy(cluster, versions["v0.18.1"], NS, opts(version="v0.18.1")).changed == 0
+
+
+def test_objects_that_need_converting_wait_for_the_conversion_webhook(
+    versions: dict[str, dict[str, list[Obj]]],
+) -> None:
+    """An object of ours still stored in the old version (its CRD upgraded by someone else) is
+    applied once the conversion webhook answers, retried until then; one line names it when it
+    never does."""
+
+    def stranded(failures: int) -> FakeCluster:
+        cluster = FakeCluster(conversion_failures=failures)
+        deploy(cluster, versions["v0.16.0"], NS, opts(version="v0.16.0"))
+        new_crd = next(o for o in versions["v0.18.1"]["crds"] if Ref.of(o).key == CONFIGS_CRD.key)
+        cluster.apply(new_crd, manager="someone-else", force=True)  # storage is v1alpha2 now
+        return cluster
+
+    cluster = stranded(failures=3)
+    deploy(cluster, versions["v0.18.1"], NS, opts(version="v0.18.1"))
+    assert cluster.conversion_failures == 0, "it was retried until the webhook answered"
+    with pytest.raises(
+        ClusterError,
+        match=r"apply LLMInferenceServiceConfig/kserve/\S+: conversion webhook of CRD "
+        r"llminferenceserviceconfigs.serving.kserve.io \(service kserve/llmisvc-webhook-server-service\) "
+        r"did not answer within 2s",
+    ):
+        deploy(stranded(failures=10**9), versions["v0.18.1"], NS, simulated(version="v0.18.1", timeout=2.0))
+
+
+def test_downgrade_drops_a_stored_version_only_when_nothing_but_ours_is_stored(
+    versions: dict[str, dict[str, list[Obj]]],
+) -> None:
+    """v0.20 -> v0.16: v0.16's LLM CRDs lack v1alpha2, which storedVersions lists. With only
+    our objects, the storage moves back and storedVersions is trimmed; with a user's object the
+    downgrade is refused before anything is applied, unless --force-crd-upgrade, which rewrites
+    it in the remaining version."""
+    cluster = FakeCluster()
+    deploy(cluster, versions["v0.20.0"], NS, opts(version="v0.20.0"))
+    user = _llm_config("users-own", "v1alpha2")
+    cluster.apply(user, manager="user")
+    cluster.calls.clear()
+    with pytest.raises(
+        ClusterError,
+        match=r"refusing to upgrade: CRD llminferenceserviceconfigs.serving.kserve.io: this version drops "
+        r"v1alpha2, which status.storedVersions still lists, and 1 objects the installer did not apply may be "
+        r"stored in it \(LLMInferenceServiceConfig/kserve/users-own\).* nothing was applied \(--force-crd-upgrade overrides\)",
+    ):
+        deploy(cluster, versions["v0.16.0"], NS, opts(version="v0.16.0"))
+    assert not [c for c in cluster.calls if c[0] in ("apply", "delete", "update", "patch-status")]
+    with pytest.raises(ClusterError, match="refusing to upgrade"):
+        diff(cluster, versions["v0.16.0"], NS, NS)
+
+    forced = deploy(cluster, versions["v0.16.0"], NS, opts(version="v0.16.0", force_crd_upgrade=True))
+    assert ("update", str(Ref.of(user))) in cluster.calls, "the user's object rewritten, not deleted"
+    kept = cluster.get(Ref("serving.kserve.io/v1alpha1", "LLMInferenceServiceConfig", "users-own", NS))
+    assert kept is not None and cluster.stored_at[Ref.of(user).key] == "v1alpha1"
+    crd = cluster.get(CONFIGS_CRD)
+    assert crd is not None and crd["status"]["storedVersions"] == ["v1alpha1"]
+    assert [v["name"] for v in crd["spec"]["versions"]] == ["v1alpha1"]
+    binding = str(Ref("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "llmisvc-manager-rolebinding"))
+    configs = {
+        str(Ref.of(o))
+        for o in versions["v0.16.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert sorted(forced.replaced) == sorted({binding} | configs), "the roleRef changes back; ours re-created"
+
+    clean = FakeCluster()
+    deploy(clean, versions["v0.20.0"], NS, opts(version="v0.20.0"))
+    down = deploy(clean, versions["v0.16.0"], NS, opts(version="v0.16.0"))
+    assert (clean.get(CONFIGS_CRD) or {})["status"]["storedVersions"] == ["v1alpha1"]
+    configs = {
+        str(Ref.of(o))
+        for o in versions["v0.16.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert sorted(down.replaced) == sorted({binding} | configs)
+    newer = {
+        str(Ref.of(o))
+        for o in versions["v0.20.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert newer - configs and newer - configs <= set(down.pruned), "v0.20's extra configs count as pruned"
+    assert diff(clean, versions["v0.16.0"], NS, NS) == []
+
+
+def test_a_failing_deployment_ends_the_wait_at_once(phases: dict[str, list[Obj]]) -> None:
+    """kube-controller-manager reports ReplicaFailure when a quota forbids the pods: --wait
+    fails with that message at once, not after --timeout."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def quota_forbids_pods(obj: Obj) -> None:
+        if obj["kind"] == "Deployment":
+            obj["status"] = {
+                "conditions": [
+                    {
+                        "type": "ReplicaFailure",
+                        "status": "True",
+                        "reason": "FailedCreate",
+                        "message": 'pods "x" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0',
+                    }
+                ]
+            }
+
+    cluster = FakeCluster(establish_after=0)  # no simulated time spent on CRDs
+    cluster.controllers.append(quota_forbids_pods)
+    with pytest.raises(
+        ClusterError,
+        match=r"waiting for \d+ workloads to be ready: Deployment/kserve/\S+: ReplicaFailure \(FailedCreate\): pods \"x\" is forbidden: exceeded quota",
+    ):
+        deploy(
+            cluster,
+            phases,
+            NS,
+            opts(wait=True, timeout=300.0, interval=1.0, sleep=sleep, clock=lambda: now[0]),
+        )
+    assert now[0] < 1.0, f"waited {now[0]:g}s of a 300s timeout"
+
+
+def test_a_crash_looping_pod_fails_the_wait_with_its_reason(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.readiness import deployment
+
+    pod = {
+        "metadata": {
+            "name": "kserve-controller-manager-abc",
+            "labels": {"control-plane": "kserve-controller-manager"},
+        },
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "manager",
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+                }
+            ]
+        },
+    }
+    state = deployment({"metadata": {"generation": 1}, "spec": {"replicas": 1}, "status": {}}, [pod])
+    assert state.failing
+    assert (
+        state.message
+        == "pod kserve-controller-manager-abc: container manager: CrashLoopBackOff: back-off 5m0s"
+    )
+
+
+def test_undeploy_waits_until_deleted_objects_are_gone(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.undeploy import UndeployWait
+    from installer.cluster.waits import Clock
+
+    cluster = FakeCluster(finalize_after=3)
+    deploy(cluster, phases, NS, opts())
+    lines: list[str] = []
+    undeploy(
+        cluster,
+        NS,
+        progress=LineProgress(lines.append),
+        wait=UndeployWait(True, Clock(300, 0, lambda s: None)),
+    )
+    assert any(line.startswith("waiting up to 300s for ") and "Namespace/kserve" in line for line in lines), (
+        lines
+    )
+    assert dict(cluster.objects) == {}, "every CRD and the namespace finalized before undeploy returned"
+    assert deploy(cluster, phases, NS, opts()).created, "a deploy right after works"
+
+
+def test_undeploy_timeout_names_what_is_still_terminating(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.undeploy import UndeployWait
+    from installer.cluster.waits import Clock
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    cluster = FakeCluster(finalize_after=10**9)
+    deploy(cluster, phases, NS, opts())
+    with pytest.raises(
+        ClusterError,
+        match=r"timed out after 30s waiting for deleted objects to be finalized; still terminating: Namespace/kserve, CustomResourceDefinition/",
+    ):
+        undeploy(cluster, NS, wait=UndeployWait(True, Clock(30, 1.0, sleep, lambda: now[0])))
+    # --no-wait returns at once; a deploy into the terminating namespace says why it cannot.
+    cluster = FakeCluster(finalize_after=10**9)
+    deploy(cluster, phases, NS, opts())
+    undeploy(cluster, NS, wait=UndeployWait(False))
+    cluster.calls.clear()
+    with pytest.raises(ClusterError, match="Namespace kserve is still being deleted"):
+        deploy(cluster, phases, NS, opts())
+    assert not [c for c in cluster.calls if c[0] == "apply"], "nothing applied"
+
+
+def test_status_reports_what_it_cannot_read_and_the_rest(versions: dict[str, dict[str, list[Obj]]]) -> None:
+    """After a v0.18 deploy that stopped at objects a conversion webhook must convert (the
+    issue's case), status names each of them and why, and reports the rest as usual."""
+    from installer.cluster.status import status
+
+    cluster = FakeCluster(conversion_failures=10**9)
+    deploy(cluster, versions["v0.16.0"], NS, opts(version="v0.16.0"))
+    new_crd = next(o for o in versions["v0.18.1"]["crds"] if Ref.of(o).key == CONFIGS_CRD.key)
+    cluster.apply(new_crd, manager="someone-else", force=True)  # ours now need converting
+    with pytest.raises(ClusterError, match="conversion webhook of CRD llminferenceserviceconfigs"):
+        deploy(cluster, versions["v0.18.1"], NS, simulated(version="v0.18.1", timeout=2.0))
+    report = status(cluster, NS)
+    assert report.installed and report.version == "v0.18.1" and not report.ready
+    unreadable = {u.object: u.reason for u in report.unreadable}
+    configs = {
+        str(Ref.of(o))
+        for o in versions["v0.18.1"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    stored_before = {
+        str(Ref.of(o))
+        for o in versions["v0.16.0"]["custom-resources"]
+        if o["kind"] == "LLMInferenceServiceConfig"
+    }
+    assert set(unreadable) == configs & stored_before
+    assert all(
+        r.startswith(
+            "conversion webhook for serving.kserve.io/v1alpha1, Kind=LLMInferenceServiceConfig is not answering"
+        )
+        for r in unreadable.values()
+    )
+    assert report.workloads and report.webhooks, "everything else as usual"
+    assert report.to_dict()["unreadable"][0]["reason"].startswith("conversion webhook")
+    assert any(line.startswith("  cannot read LLMInferenceServiceConfig/kserve/") for line in report.lines())
+
+
+# ------------------------------------------------------------------ ApplySet inventory
+
+
+def test_inventory_is_an_applyset(phases: dict[str, list[Obj]]) -> None:
+    import base64
+    import hashlib
+
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    parent = cluster.get(Ref("v1", "ConfigMap", INVENTORY, NS))
+    assert parent is not None
+    # kubectl: "applyset-" + base64url(sha256("<name>.<namespace>.<kind>.<group>")) + "-v1"
+    digest = hashlib.sha256(f"{INVENTORY}.{NS}.ConfigMap.".encode()).digest()
+    expected = "applyset-" + base64.urlsafe_b64encode(digest).decode().rstrip("=") + "-v1"
+    assert parent["metadata"]["labels"]["applyset.kubernetes.io/id"] == expected
+    annotations = parent["metadata"]["annotations"]
+    assert annotations["applyset.kubernetes.io/tooling"].startswith("kserve-installer/")
+    inv = read_inventory(cluster, NS)
+    assert inv is not None
+    kinds = {f"{r.key.kind}.{r.key.group}" if r.key.group else r.key.kind for r in inv.refs}
+    assert annotations["applyset.kubernetes.io/contains-group-kinds"] == ",".join(sorted(kinds))
+    members = {
+        str(key)
+        for key, o in cluster.objects.items()
+        if (o["metadata"].get("labels") or {}).get("applyset.kubernetes.io/part-of") == expected
+    }
+    assert members == {str(r) for r in inv.refs}
+
+
+def test_an_inventory_of_the_previous_format_is_migrated(phases: dict[str, list[Obj]]) -> None:
+    """What main wrote before ApplySets: a ConfigMap with objects, digests and resourceVersions
+    keyed Kind/namespace/name, and members without the part-of label."""
+    from installer import jsonio
+
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    inv = read_inventory(cluster, NS)
+    assert inv is not None
+    extra = Ref("v1", "ConfigMap", "left-from-before", NS)
+    cluster.apply({**extra.stub(), "data": {"a": "1"}}, manager="kserve-installer")
+    old_refs = [*inv.refs, extra]
+    for o in cluster.objects.values():
+        (o["metadata"].get("labels") or {}).pop("applyset.kubernetes.io/part-of", None)
+    # Bodies were digested without the label then.
+    old_digests = {str(Ref.of(o).key): "0123456789abcdef" for p in phases.values() for o in p}
+    cluster.objects[("", "ConfigMap", NS, INVENTORY)] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": INVENTORY,
+            "namespace": NS,
+            "resourceVersion": "1",
+            "labels": {"installer.kserve.io/instance": NS},
+        },
+        "data": {
+            "objects": jsonio.dumps([r.to_dict() for r in old_refs]).decode(),
+            "version": "v0.15.2",
+            "mode": "RawDeployment",
+            "parametersDigest": "x",
+            "createdNamespaces": jsonio.dumps(["kserve"]).decode(),
+            "labelsOnly": "[]",
+            "digests": jsonio.dumps(old_digests).decode(),
+            "resourceVersions": jsonio.dumps({str(k): v for k, v in inv.versions.items()}).decode(),
+        },
+    }
+    old = read_inventory(cluster, NS)
+    assert old is not None and old.format == "" and set(old.digests) == set(inv.digests), "old keys matched"
+    assert old.versions == inv.versions
+    changes = deploy(cluster, phases, NS, opts())
+    assert changes.pruned == [str(extra)], "what only the old inventory lists is pruned"
+    migrated = read_inventory(cluster, NS)
+    assert migrated is not None and migrated.format == "applyset-v1"
+    assert {str(r) for r in migrated.refs} == {str(r) for r in inv.refs}
+    labelled = [
+        o
+        for o in cluster.objects.values()
+        if "applyset.kubernetes.io/part-of" in (o["metadata"].get("labels") or {})
+    ]
+    assert len(labelled) == len(inv.refs)
+    assert deploy(cluster, phases, NS, opts()).changed == 0
+
+
+def test_structure_of_the_cluster_side() -> None:
+    """Issue 15's limits: no file over 500 lines, no function over 60 lines."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "installer" / "cluster"
+    for path in sorted(root.glob("*.py")):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 500, f"{path.name}: {len(text.splitlines())} lines"
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                assert length <= 60, f"{path.name}:{node.lineno} {node.name}: {length} lines"

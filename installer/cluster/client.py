@@ -1,26 +1,54 @@
 """The few API calls the installer needs, behind one small interface.
 
 :class:`Cluster` is what the orchestration (apply, diff, undeploy, status) is written against.
-:class:`KubernetesCluster` implements it with the official kubernetes client (dynamic client,
-server-side apply); tests use a fake with the same behaviour for these calls. Errors are turned
-into the installer's own types here, so orchestration code never sees an HTTP library.
+:class:`~installer.cluster.kube.KubernetesCluster` implements it with the official kubernetes
+client (dynamic client, server-side apply); tests use a fake with the same behaviour for these
+calls. API errors become the installer's own types here (:mod:`installer.errors`), with the API
+Status kept, so orchestration code never sees an HTTP library.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from installer.errors import InstallerError
+from installer.errors import (
+    ClusterError,
+    ConflictError,
+    ConversionWebhookError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    StatusCause,
+    WebhookUnavailableError,
+)
 from installer.objects import Obj, ObjectKey, group_of_api_version
+
+# The errors live in installer.errors (one tree); their names stay importable from here.
+__all__ = [
+    "FIELD_MANAGER",
+    "Cluster",
+    "ClusterError",
+    "ConflictError",
+    "ConversionWebhookError",
+    "ForbiddenError",
+    "InvalidError",
+    "NotFoundError",
+    "Ref",
+    "WebhookUnavailableError",
+    "conflict_managers",
+    "status_error",
+    "webhook_name",
+]
 
 FIELD_MANAGER = "kserve-installer"
 
 
 @dataclass(frozen=True)
 class Ref:
-    """Where an object lives: enough to GET or DELETE it."""
+    """Where an object lives: enough to GET or DELETE it (its :attr:`key` plus an API version)."""
 
     api_version: str
     kind: str
@@ -39,6 +67,10 @@ class Ref:
         """The object's identity (its address without the API version)."""
         return ObjectKey(group_of_api_version(self.api_version), self.kind, self.namespace, self.name)
 
+    @property
+    def group(self) -> str:
+        return group_of_api_version(self.api_version)
+
     def __str__(self) -> str:
         return str(self.key)
 
@@ -48,34 +80,12 @@ class Ref:
             out["namespace"] = self.namespace
         return out
 
-
-class ClusterError(InstallerError):
-    """The API server said no, or could not be reached."""
-
-    def __init__(self, message: str, status: int = 0, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-
-
-class NotFoundError(ClusterError):
-    """404: the object (or its kind) does not exist."""
-
-
-class ConflictError(ClusterError):
-    """409 on apply: another field manager owns fields this apply sets."""
-
-
-class ForbiddenError(ClusterError):
-    """403: the credentials may not do this."""
-
-
-class WebhookUnavailableError(ClusterError):
-    """An admission webhook could not be called (no endpoints yet, connection refused, bad CA)."""
-
-    def __init__(self, message: str, webhook: str) -> None:
-        super().__init__(message, 500, "InternalError")
-        self.webhook = webhook
+    def stub(self) -> Obj:
+        """A body naming the object and nothing else (the start of a labels-only apply)."""
+        meta: dict[str, Any] = {"name": self.name}
+        if self.namespace:
+            meta["namespace"] = self.namespace
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": meta}
 
 
 class Cluster(Protocol):
@@ -86,6 +96,13 @@ class Cluster(Protocol):
 
     def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
         """Server-side apply with field manager ``kserve-installer``; returns the result."""
+
+    def update(self, obj: Obj) -> Obj:
+        """Replace (PUT) an object as read, resourceVersion included: rewrites it in the CRD's
+        current storage version, which is how a storage version migration moves it."""
+
+    def patch_status(self, ref: Ref, status: Obj) -> Obj:
+        """Merge-patch the status subresource (a CRD's ``storedVersions``)."""
 
     def delete(self, ref: Ref) -> bool:
         """Delete; False if it was already gone (404 is success)."""
@@ -108,23 +125,51 @@ def webhook_name(message: str) -> str | None:
     return None
 
 
+# "conversion webhook for serving.kserve.io/v1alpha1, Kind=LLMInferenceServiceConfig failed: ..."
+CONVERSION_FAILED = re.compile(r"conversion webhook for ([^ ,]+), Kind=(\w+) failed")
+CONFLICT_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
+
+
+def conflict_managers(message: str) -> list[str]:
+    """The field managers a server-side apply conflict names."""
+    return list(dict.fromkeys(CONFLICT_MANAGER.findall(message)))
+
+
 def status_error(status: int, body: Any, what: str) -> ClusterError:
     """Turn an API Status (the JSON body of an error response) into one of our errors."""
     try:
         data = json.loads(body) if isinstance(body, str | bytes) else dict(body or {})
     except ValueError:
         data = {}
+    if not isinstance(data, dict):
+        data = {}
     message = " ".join(str(data.get("message") or body or "").split())[:400]
     reason = str(data.get("reason") or "")
+    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    causes = [StatusCause.of(c) for c in (details or {}).get("causes") or [] if isinstance(c, dict)]
     hook = webhook_name(message)
     if hook is not None:
         return WebhookUnavailableError(f"{what}: webhook {hook} is not reachable yet: {message}", hook)
-    if status == 404:
-        return NotFoundError(f"{what}: not found", status, reason)
-    if status == 403:
-        return ForbiddenError(f"{what}: forbidden: {message}", status, reason)
-    if status == 409:
-        return ConflictError(
-            f"{what}: {message} (rerun with --force-conflicts to take ownership)", status, reason
+    converting = CONVERSION_FAILED.search(message)
+    if converting:
+        webhook = f"conversion webhook for {converting.group(1)}, Kind={converting.group(2)}"
+        return ConversionWebhookError(
+            f"{what}: {webhook} is not answering: {message}", webhook, status, reason
         )
-    return ClusterError(f"{what}: HTTP {status} {reason}: {message}", status, reason)
+    if status == 404:
+        return NotFoundError(f"{what}: not found", status, reason, details, causes)
+    if status == 403:
+        return ForbiddenError(f"{what}: forbidden: {message}", status, reason, details, causes)
+    if status == 409 and conflict_managers(message):
+        managers = ", ".join(f'"{m}"' for m in conflict_managers(message))
+        return ConflictError(
+            f"{what}: {message} (fields owned by field manager {managers}; rerun with "
+            "--force-conflicts to take them over)",
+            status,
+            reason,
+            details,
+            causes,
+        )
+    if status == 422:
+        return InvalidError(f"{what}: HTTP 422 {reason}: {message}", status, reason, details, causes)
+    return ClusterError(f"{what}: HTTP {status} {reason}: {message}", status, reason, details, causes)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from installer import jsonio
-from installer.cluster.client import FIELD_MANAGER, ClusterError, NotFoundError, Ref, status_error
-from installer.errors import root_cause
+from installer.cluster.client import FIELD_MANAGER, Ref, status_error
+from installer.errors import ClusterError, NotFoundError, root_cause
 from installer.objects import Obj
 
 log = logging.getLogger(__name__)
@@ -115,20 +115,40 @@ class KubernetesCluster:
             return None
         return _json(got)
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+    def _write(self, verb: str, obj: Obj, method: str, **kwargs: Any) -> Obj:
+        """Send ``obj`` with one of the dynamic client's write methods; the server's answer."""
         ref = Ref.of(obj)
         res = self._resource(ref.api_version, ref.kind)
-        kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
-        if dry_run:
-            kwargs["dry_run"] = "All"
         got = self._call(
-            f"apply {ref}",
-            res.server_side_apply,
+            f"{verb} {ref}",
+            getattr(res, method),
             body=obj,
             name=ref.name,
             namespace=ref.namespace or None,
+            field_manager=FIELD_MANAGER,
             serialize=False,
             **kwargs,
+        )
+        return _json(got)
+
+    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+        extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
+        return self._write("apply", obj, "server_side_apply", force_conflicts=force, **extra)
+
+    def update(self, obj: Obj) -> Obj:
+        return self._write("update", obj, "replace")
+
+    def patch_status(self, ref: Ref, status: Obj) -> Obj:
+        res = self._resource(ref.api_version, ref.kind).subresources["status"]
+        got = self._call(
+            f"patch the status of {ref}",
+            res.patch,
+            body={"status": status},
+            name=ref.name,
+            namespace=ref.namespace or None,
+            content_type="application/merge-patch+json",
+            field_manager=FIELD_MANAGER,
+            serialize=False,
         )
         return _json(got)
 

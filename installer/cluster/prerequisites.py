@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from installer import params
 from installer.cluster.client import Cluster, Ref
-from installer.cluster.readiness import crd_established
+from installer.cluster.readiness import crd_established, serving
 from installer.objects import Obj
 
 # cert-manager's controller Deployment carries these labels in its static manifests and its Helm
@@ -48,12 +48,11 @@ def certificate_secret(cert: Obj) -> Ref | None:
 
 
 def _deployment_available(cluster: Cluster, name: str) -> bool:
-    for d in cluster.list("apps/v1", "Deployment"):
-        if (d.get("metadata") or {}).get("name") == name:
-            status = d.get("status") or {}
-            if int(status.get("availableReplicas") or 0) >= 1:
-                return True
-    return False
+    """Some Deployment of that name serves (:func:`installer.cluster.readiness.serving`)."""
+    return any(
+        (d.get("metadata") or {}).get("name") == name and serving(d).ok
+        for d in cluster.list("apps/v1", "Deployment")
+    )
 
 
 def missing_prerequisites(cluster: Cluster, resolved: params.Parameters) -> list[str]:
@@ -65,24 +64,37 @@ def missing_prerequisites(cluster: Cluster, resolved: params.Parameters) -> list
     if not _deployment_available(cluster, "cert-manager-webhook"):
         missing.append("a ready cert-manager webhook (Deployment cert-manager-webhook)")
     if resolved.canonical_mode == "Serverless":
-        if not _crd(cluster, "services.serving.knative.dev"):
-            missing.append("Knative Serving (CRD services.serving.knative.dev)")
-        if not _crd(cluster, "gateways.networking.istio.io"):
-            missing.append("Istio (CRD gateways.networking.istio.io)")
-        else:
-            kn = resolved["knative.namespace"]
-            for gw in (resolved["knative.ingressGateway"], resolved["knative.localGateway"]):
-                if cluster.get(Ref("networking.istio.io/v1beta1", "Gateway", gw, kn)) is None:
-                    missing.append(f"Istio Gateway {kn}/{gw}")
+        missing += _serverless_missing(cluster, resolved)
     if resolved.canonical_mode == "ModelMesh":
-        builds_it = resolved["modelmesh.etcd.endpoints"] or resolved["modelmesh.quickstart"]
-        mm = resolved["modelmesh.namespace"]
-        if not builds_it and cluster.get(Ref("v1", "Secret", "model-serving-etcd", mm)) is None:
-            missing.append(
-                f"Secret {mm}/model-serving-etcd (key etcd_connection), or set modelmesh.etcd.endpoints "
-                "or modelmesh.quickstart=true"
-            )
-        for user in resolved["modelmesh.userNamespaces"]:
-            if cluster.get(Ref("v1", "Namespace", user)) is None:
-                missing.append(f"Namespace {user} (modelmesh.userNamespaces must exist)")
+        missing += _modelmesh_missing(cluster, resolved)
+    return missing
+
+
+def _serverless_missing(cluster: Cluster, resolved: params.Parameters) -> list[str]:
+    """Knative Serving, Istio, and the two gateways Knative routes through."""
+    missing: list[str] = []
+    if not _crd(cluster, "services.serving.knative.dev"):
+        missing.append("Knative Serving (CRD services.serving.knative.dev)")
+    if not _crd(cluster, "gateways.networking.istio.io"):
+        return [*missing, "Istio (CRD gateways.networking.istio.io)"]
+    kn = resolved["knative.namespace"]
+    for gw in (resolved["knative.ingressGateway"], resolved["knative.localGateway"]):
+        if cluster.get(Ref("networking.istio.io/v1beta1", "Gateway", gw, kn)) is None:
+            missing.append(f"Istio Gateway {kn}/{gw}")
+    return missing
+
+
+def _modelmesh_missing(cluster: Cluster, resolved: params.Parameters) -> list[str]:
+    """The etcd Secret (unless the installer builds it) and the user namespaces it labels."""
+    missing: list[str] = []
+    builds_it = resolved["modelmesh.etcd.endpoints"] or resolved["modelmesh.quickstart"]
+    mm = resolved["modelmesh.namespace"]
+    if not builds_it and cluster.get(Ref("v1", "Secret", "model-serving-etcd", mm)) is None:
+        missing.append(
+            f"Secret {mm}/model-serving-etcd (key etcd_connection), or set modelmesh.etcd.endpoints "
+            "or modelmesh.quickstart=true"
+        )
+    for user in resolved["modelmesh.userNamespaces"]:
+        if cluster.get(Ref("v1", "Namespace", user)) is None:
+            missing.append(f"Namespace {user} (modelmesh.userNamespaces must exist)")
     return missing

@@ -1,9 +1,11 @@
 """``installer status``: what the inventory says is installed, and whether it is up.
 
-Read-only: the inventory ConfigMap gives version, mode, parameters digest and the objects; the
-live cluster gives which of those exist, whether the controllers' Deployments are available and
-whether each admission webhook has a ready endpoint behind its Service (the API server cannot
-call it otherwise) and a CA bundle (cert-manager injects it).
+Read-only: the inventory (the ApplySet parent) gives version, mode, parameters digest and the
+objects; the live cluster gives which of those exist and the readiness of each controller,
+admission webhook and CRD, by the same rules deploy waits on (:mod:`installer.cluster.readiness`),
+with their messages. An object the server cannot return (a conversion webhook that does not
+answer, a kind it no longer serves) is reported with the reason, and the rest as usual: status
+never fails because one kind cannot be read.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from installer.cluster import readiness
 from installer.cluster.client import Cluster, Ref
-from installer.cluster.deploy import read_inventory
-from installer.cluster.readiness import workload_ready
+from installer.cluster.inventory import read_inventory
+from installer.cluster.readiness import WORKLOAD_RULES, Readiness
+from installer.errors import ClusterError, ConversionWebhookError
+from installer.objects import WEBHOOK_KINDS, Obj
 
 # More than this many missing objects are counted, not listed, in the text report.
 SHOWN_MISSING = 10
@@ -27,6 +32,15 @@ class Component:
     namespace: str
     ready: bool
     detail: str
+    failed: bool = False
+
+
+@dataclass
+class Unreadable:
+    """An object the API server could not return, and why."""
+
+    object: str
+    reason: str
 
 
 @dataclass
@@ -38,13 +52,15 @@ class Status:
     parameters_digest: str = ""
     objects: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    crds: list[Component] = field(default_factory=list)
     workloads: list[Component] = field(default_factory=list)
     webhooks: list[Component] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
-        parts = [*self.workloads, *self.webhooks]
-        return self.installed and not self.missing and all(c.ready for c in parts)
+        parts = [*self.crds, *self.workloads, *self.webhooks]
+        return self.installed and not self.missing and not self.unreadable and all(c.ready for c in parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ready": self.ready}
@@ -57,52 +73,40 @@ class Status:
             f"KServe {self.version}, mode {self.mode}, namespace {self.namespace}",
             "parameters digest "
             + (self.parameters_digest or "none: the last deploy did not finish (deploy again)"),
-            f"objects: {total} recorded, {len(self.missing)} missing",
+            f"objects: {total} recorded, {len(self.missing)} missing, {len(self.unreadable)} unreadable",
         ]
         out += [f"  missing {m}" for m in self.missing[:SHOWN_MISSING]]
         if len(self.missing) > SHOWN_MISSING:
             out.append(f"  and {len(self.missing) - SHOWN_MISSING} more missing (-o json lists them all)")
-        for c in [*self.workloads, *self.webhooks]:
-            mark = "ready" if c.ready else "NOT READY"
+        out += [f"  cannot read {u.object}: {u.reason}" for u in self.unreadable]
+        for c in [*self.crds, *self.workloads, *self.webhooks]:
+            if c.kind == "CustomResourceDefinition" and c.ready:
+                continue  # an Established CRD is the normal case: only the others are worth a line
+            mark = "ready" if c.ready else "FAILED" if c.failed else "NOT READY"
             where = f"{c.namespace}/" if c.namespace else ""
             out.append(f"{c.kind} {where}{c.name}: {mark} ({c.detail})")
         out.append("ready" if self.ready else "not ready")
         return out
 
 
-def _workload(cluster: Cluster, ref: Ref) -> Component:
-    live = cluster.get(ref) or {}
-    status = live.get("status") or {}
-    want = (live.get("spec") or {}).get("replicas", 1)
-    detail = f"{status.get('availableReplicas') or 0}/{want} available"
-    obj = {
-        "apiVersion": ref.api_version,
-        "kind": ref.kind,
-        "metadata": {"name": ref.name, "namespace": ref.namespace},
-    }
-    return Component(ref.kind, ref.name, ref.namespace, bool(live) and workload_ready(cluster, obj), detail)
+def _component(ref: Ref, state: Readiness) -> Component:
+    return Component(ref.kind, ref.name, ref.namespace, state.ok, state.message, state.failing)
 
 
-def _endpoints_ready(cluster: Cluster, namespace: str, name: str) -> bool:
-    endpoints = cluster.get(Ref("v1", "Endpoints", name, namespace)) or {}
-    return any(subset.get("addresses") for subset in endpoints.get("subsets") or [])
+def _why(exc: ClusterError) -> str:
+    if isinstance(exc, ConversionWebhookError):
+        return f"{exc.webhook} is not answering ({exc.message.split(': ', 1)[-1][:200]})"
+    return exc.message
 
 
-def _webhook(cluster: Cluster, ref: Ref) -> Component:
-    live = cluster.get(ref) or {}
-    hooks = live.get("webhooks") or []
-    problems: list[str] = []
-    for hook in hooks:
-        config = hook.get("clientConfig") or {}
-        service = config.get("service") or {}
-        if service and not _endpoints_ready(cluster, str(service.get("namespace")), str(service.get("name"))):
-            problems.append(f"{hook.get('name')}: no ready endpoint for service {service.get('name')}")
-        if not config.get("caBundle") or config.get("caBundle") == "Cg==":
-            problems.append(f"{hook.get('name')}: no CA bundle injected yet")
-    if not live:
-        problems.append("missing")
-    detail = "; ".join(problems[:2]) if problems else f"{len(hooks)} webhooks answering"
-    return Component(ref.kind, ref.name, "", not problems, detail)
+def _check(cluster: Cluster, ref: Ref, live: Obj, result: Status) -> None:
+    if ref.kind in WORKLOAD_RULES:
+        rule = WORKLOAD_RULES[ref.kind]
+        result.workloads.append(_component(ref, rule(live, readiness.workload_pods(cluster, live))))
+    elif ref.kind in WEBHOOK_KINDS:
+        result.webhooks.append(_component(ref, readiness.webhook_configuration(cluster, live)))
+    elif ref.kind == "CustomResourceDefinition":
+        result.crds.append(_component(ref, readiness.crd(live)))
 
 
 def status(cluster: Cluster, namespace: str) -> Status:
@@ -118,10 +122,12 @@ def status(cluster: Cluster, namespace: str) -> Status:
         objects=dict(sorted(Counter(r.kind for r in inventory.refs).items())),
     )
     for ref in inventory.refs:
-        if ref.kind in ("Deployment", "DaemonSet", "StatefulSet"):
-            result.workloads.append(_workload(cluster, ref))
-        elif ref.kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-            result.webhooks.append(_webhook(cluster, ref))
-        elif cluster.get(ref) is None:
-            result.missing.append(str(ref))
+        try:
+            live = cluster.get(ref)
+            if live is None:
+                result.missing.append(str(ref))
+            else:
+                _check(cluster, ref, live, result)
+        except ClusterError as exc:  # one kind the server cannot return does not hide the rest
+            result.unreadable.append(Unreadable(str(ref), _why(exc)))
     return result

@@ -67,6 +67,12 @@ def dry_run_option(func: F) -> F:
 @dry_run_option
 @click.option("--force-conflicts", is_flag=True, help="Take ownership of fields another field manager set.")
 @click.option(
+    "--force-crd-upgrade",
+    is_flag=True,
+    help="Apply CRD changes the upgrade-safety check refuses (a stored version dropped: objects are "
+    "rewritten in the new storage version first).",
+)
+@click.option(
     "--wait/--no-wait", default=False, show_default=True, help="Wait for the controllers to be ready."
 )
 @click.option(
@@ -146,6 +152,20 @@ def diff_cmd(
 @click.option(
     "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
 )
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until what was deleted is gone (CRDs and namespaces finalized).",
+)
+@click.option(
+    "--timeout",
+    "wait_timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the deleted objects to be gone.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @pass_context
 def undeploy_cmd(
@@ -155,14 +175,15 @@ def undeploy_cmd(
     cluster_opts: ClusterOptions,
     **options: Any,
 ) -> None:
-    """Delete what deploy recorded in its inventory: custom resources first, CRDs last.
+    """Delete what deploy recorded in its inventory (custom resources first, CRDs last) and wait
+    until it is gone.
 
     Accepts deploy's parameter and fetch flags, so a script can pass the same ones; only the
     namespace (-n, or kserve.namespace) matters.
     """
-    request = operations.UndeployRequest(**options)
+    request = operations.UndeployRequest(**{**options, "quiet": quiet_progress(options["quiet"])})
     ns = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ).namespace
-    deleted = operations.undeploy_install(ns, cluster_opts, request.force, quiet_progress(request.quiet))
+    deleted = operations.undeploy_install(ns, cluster_opts, request)
     click.echo(f"deleted {len(deleted)} objects")
 
 
