@@ -10,7 +10,6 @@ adds the traceback.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -24,9 +23,17 @@ import click
 
 from installer import __version__, locations, operations, params, versions, yamlio
 from installer.app import FetchOptions, prepare, render_install, resolve_parameters
-from installer.cli_options import ClusterOptions, cluster_options, fetch_options, parameter_options
-from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, ParameterError, UsageError
-from installer.lock import Lock, load_lock, save_lock
+from installer.cli_lock import lock_group
+from installer.cli_options import (
+    ClusterOptions,
+    CommandContext,
+    cluster_options,
+    fetch_options,
+    parameter_options,
+    pass_context,
+)
+from installer.errors import EXIT_RUNTIME, EXIT_USAGE, InstallerError, UsageError
+from installer.lock import load_lock
 from installer.params import ParameterOptions
 from installer.phases import PHASES
 from installer.render import Validation
@@ -34,20 +41,6 @@ from installer.validate import KUBERNETES_VERSION, parse_kubernetes_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("installer")
-
-
-class _Context:
-    """What the group's options decide for every command: the lock file (read on first use)."""
-
-    def __init__(self, lock_path: Path) -> None:
-        self.lock_path = lock_path
-        self._lock: Lock | None = None
-
-    @property
-    def lock(self) -> Lock:
-        if self._lock is None:
-            self._lock = load_lock(self.lock_path)
-        return self._lock
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -85,7 +78,10 @@ def cli(click_ctx: click.Context, lock_path: Path | None, quiet: bool, verbose: 
     `installer params --help`. Precedence: defaults < -f values < hubctl env < --set < flags.
     """
     _setup_logging(quiet, verbose)
-    click_ctx.obj = _Context(lock_path or locations.default_lock_path())
+    click_ctx.obj = CommandContext(lock_path or locations.default_lock_path())
+
+
+cli.add_command(lock_group)
 
 
 def _print_version(click_ctx: click.Context) -> None:
@@ -111,19 +107,11 @@ def _quiet(command_flag: bool) -> bool:
     return command_flag or not log.isEnabledFor(logging.INFO)
 
 
-def _pass(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(click.get_current_context().find_object(_Context), **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 @cli.command("params")
 @parameter_options
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
-@_pass
-def params_cmd(ctx: _Context, output: str, params_opts: ParameterOptions) -> None:
+@pass_context
+def params_cmd(ctx: CommandContext, output: str, params_opts: ParameterOptions) -> None:
     """Print the effective parameters (secrets masked).
 
     \b
@@ -163,8 +151,10 @@ params_cmd.help = (params_cmd.help or "") + "\n" + _param_help()
 @click.option(
     "--component", type=click.Choice(list(versions.COMPONENTS)), default=versions.KSERVE, show_default=True
 )
-@_pass
-def fetch_cmd(ctx: _Context, component: str, params_opts: ParameterOptions, fetch_opts: FetchOptions) -> None:
+@pass_context
+def fetch_cmd(
+    ctx: CommandContext, component: str, params_opts: ParameterOptions, fetch_opts: FetchOptions
+) -> None:
     """Download the pinned assets of a version into the cache, verifying every sha256."""
     install = prepare(ctx.lock, params_opts, fetch_opts)
     for f in operations.fetch_component(install, component):
@@ -175,8 +165,10 @@ def fetch_cmd(ctx: _Context, component: str, params_opts: ParameterOptions, fetc
 @parameter_options
 @fetch_options
 @click.option("--force", is_flag=True, help="Rebuild even when the pre-built tree is up to date.")
-@_pass
-def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_opts: FetchOptions) -> None:
+@pass_context
+def build_cmd(
+    ctx: CommandContext, force: bool, params_opts: ParameterOptions, fetch_opts: FetchOptions
+) -> None:
     """Fetch and pre-build a KServe version into kserve-built/<version>/."""
     built = operations.prebuild_kserve(prepare(ctx.lock, params_opts, fetch_opts), force)
     counts = ", ".join(f"{p} {len(built.phases.get(p, []))}" for p in PHASES)
@@ -224,9 +216,9 @@ def build_cmd(ctx: _Context, force: bool, params_opts: ParameterOptions, fetch_o
     callback=lambda _ctx, _param, value: parse_kubernetes_version(value),
     help="Kubernetes version whose schemas validate core objects (any that kubernetes-validate ships).",
 )
-@_pass
+@pass_context
 def render_cmd(
-    ctx: _Context,
+    ctx: CommandContext,
     params_opts: ParameterOptions,
     fetch_opts: FetchOptions,
     **options: Any,
@@ -298,9 +290,9 @@ def dry_run_option(func: F) -> F:
     help="Objects applied at once within a phase.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display; only the summary line.")
-@_pass
+@pass_context
 def deploy_cmd(
-    ctx: _Context,
+    ctx: CommandContext,
     params_opts: ParameterOptions,
     fetch_opts: FetchOptions,
     cluster_opts: ClusterOptions,
@@ -317,9 +309,9 @@ def deploy_cmd(
 @parameter_options
 @fetch_options
 @cluster_options
-@_pass
+@pass_context
 def check_cmd(
-    ctx: _Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
+    ctx: CommandContext, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
 ) -> None:
     """Check the prerequisites of the chosen mode on the cluster; exit 1 listing what is missing."""
     resolved = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ)
@@ -331,9 +323,9 @@ def check_cmd(
 @click.option("--namespace", "example_namespace", required=True, help="Namespace of the InferenceService.")
 @parameter_options
 @fetch_options
-@_pass
+@pass_context
 def example_cmd(
-    ctx: _Context, example_namespace: str, params_opts: ParameterOptions, fetch_opts: FetchOptions
+    ctx: CommandContext, example_namespace: str, params_opts: ParameterOptions, fetch_opts: FetchOptions
 ) -> None:
     """Print an sklearn iris InferenceService for this install, validated against its CRD."""
     obj = operations.example(prepare(ctx.lock, params_opts, fetch_opts), example_namespace)
@@ -355,8 +347,8 @@ def hubctl_component_cmd() -> None:
 
 @cli.command("hook")
 @click.argument("verb", type=click.Choice(["pre-deploy", "deploy", "undeploy", "post-undeploy"]))
-@_pass
-def hook_cmd(ctx: _Context, verb: str) -> None:
+@pass_context
+def hook_cmd(ctx: CommandContext, verb: str) -> None:
     """Run as hubctl runs the component: parameters from its environment variables only.
 
     \b
@@ -376,9 +368,9 @@ def hook_cmd(ctx: _Context, verb: str) -> None:
 @parameter_options
 @fetch_options
 @cluster_options
-@_pass
+@pass_context
 def diff_cmd(
-    ctx: _Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
+    ctx: CommandContext, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
 ) -> None:
     """Show what deploy would create, change (field by field) or prune.
 
@@ -405,9 +397,9 @@ def diff_cmd(
     "--force", is_flag=True, help="Delete even while InferenceServices and other custom resources exist."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
-@_pass
+@pass_context
 def undeploy_cmd(
-    ctx: _Context,
+    ctx: CommandContext,
     params_opts: ParameterOptions,
     fetch_opts: FetchOptions,
     cluster_opts: ClusterOptions,
@@ -431,9 +423,9 @@ def undeploy_cmd(
 @click.option(
     "-o", "--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@_pass
+@pass_context
 def status_cmd(
-    ctx: _Context,
+    ctx: CommandContext,
     output: str,
     params_opts: ParameterOptions,
     fetch_opts: FetchOptions,
@@ -453,81 +445,6 @@ def status_cmd(
         click.echo("\n".join(result.lines()))
     if not result.ready:
         sys.exit(1)
-
-
-@cli.group("lock")
-def lock_group() -> None:
-    """Read and extend the lock file (kserve-built/sources.lock.yaml)."""
-
-
-@lock_group.command("add")
-@click.option("--version", "version", required=True, help="Release tag to pin, e.g. v0.16.0.")
-@click.option(
-    "--component", type=click.Choice(list(versions.COMPONENTS)), default=versions.KSERVE, show_default=True
-)
-@click.option(
-    "--rebuilt",
-    "rebuilt_note",
-    default=None,
-    metavar="NOTE",
-    help="Mark the assets as rebuilt stand-ins (their digest is not the real release's); YAML ones are "
-    "pinned by their objects too.",
-)
-@click.option(
-    "--rebuilt-asset",
-    "rebuilt_assets",
-    multiple=True,
-    metavar="NAME",
-    help="With --rebuilt: only this asset is rebuilt (repeatable; default: all of the version's).",
-)
-@fetch_options
-@_pass
-def lock_add_cmd(ctx: _Context, fetch_opts: FetchOptions, **options: Any) -> None:
-    """Download a release's assets and record their sha256 in the lock."""
-    from installer.pin import PinRequest, pin_version
-    from installer.sources import Cache
-
-    request = PinRequest(**options)
-    if not versions.is_tag(request.version):
-        raise ParameterError("--version", f"{request.version!r} is not a release tag like v0.16.0")
-    settings = fetch_opts.settings(allow_unpinned=False)
-    lock = _lock_or_new(ctx)
-    pinned = pin_version(lock, request, settings, Cache(locations.cache_dir()))
-    save_lock(lock, ctx.lock_path)
-    for a in pinned:
-        click.echo(f"{a.sha256}  {a.url}")
-
-
-def _lock_or_new(ctx: _Context) -> Lock:
-    try:
-        return load_lock(ctx.lock_path)
-    except InstallerError:
-        if ctx.lock_path.exists():
-            raise
-        return Lock()
-
-
-@lock_group.command("list")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_pass
-def lock_list_cmd(ctx: _Context, output: str) -> None:
-    """List the pinned versions and assets, and how a download of each is verified.
-
-    CHECK is `sha256` (the bytes must match) or `sha256 or objects` (a rebuilt stand-in: the bytes,
-    or the objects they hold, must match).
-    """
-    rows = [
-        {"component": comp, "version": v, **a.to_dict(), "check": a.checks}
-        for comp in sorted(ctx.lock.components)
-        for v in ctx.lock.versions(comp)
-        for a in ctx.lock.assets(comp, v)
-    ]
-    if output == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        mark = " (rebuilt)" if r.get("rebuilt") else ""
-        click.echo(f"{r['component']} {r['version']} {r['name']} {r['sha256']} [{r['check']}]{mark}")
 
 
 def _fail(message: str, code: int, debug: bool) -> None:

@@ -16,9 +16,34 @@ from typing import Any, TypeVar
 import click
 
 from installer.app import FetchOptions
+from installer.lock import Lock, load_lock
 from installer.params import ParameterOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CommandContext:
+    """What the group's options decide for every command: the lock file (read on first use)."""
+
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+        self._lock: Lock | None = None
+
+    @property
+    def lock(self) -> Lock:
+        if self._lock is None:
+            self._lock = load_lock(self.lock_path)
+        return self._lock
+
+
+def pass_context(func: F) -> F:
+    """The command receives the group's :class:`CommandContext` as its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(click.get_current_context().find_object(CommandContext), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
