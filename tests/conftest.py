@@ -119,6 +119,15 @@ def shared_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("shared-build")
 
 
+@pytest.fixture(scope="session")
+def source_trees(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The mirror's KServe source trees, extracted once (kubectl builds them from disk)."""
+    from tests.source_tarballs import extract
+
+    dest = tmp_path_factory.mktemp("kserve-sources")
+    return {v: extract(v, upstream, dest) for v in ("v0.18.1", "v0.20.0")}
+
+
 @pytest.fixture
 def mirror_http(upstream: Path) -> Iterator[MirrorServer]:
     with serve(upstream) as server:

@@ -49,10 +49,16 @@ class Part:
     workloads: frozenset[tuple[str, str]]
 
     def is_seed(self, key: ObjectKey, obj: Obj) -> bool:
+        """The part's CRDs, its custom resources (found by kind too, for when the CRD is gone
+        already: a source build without the component still has LLMInferenceServiceConfigs in
+        ``clusterresources``) and its controllers."""
         if key.kind == "CustomResourceDefinition" and key.group == CRD_GROUP:
             spec = obj.get("spec") or {}
             group, kind = str(spec.get("group")), str((spec.get("names") or {}).get("kind"))
-            return any(group == g and kind.startswith(prefix) for g, prefix in self.crds)
+        else:
+            group, kind = key.group, key.kind
+        if any(group == g and kind.startswith(prefix) for g, prefix in self.crds):
+            return True
         return (key.kind, key.name) in self.workloads
 
 
