@@ -176,7 +176,11 @@ ETCD_CREDENTIALS_FILE = Path(__file__).resolve().parent / "data" / "etcd-credent
 
 
 def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
-    """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)."""
+    """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)
+    but kserve.source, which replaces the release assets as kustomize.resources does (the two
+    exclude each other): tests/test_sourcebuild.py renders these with kserve.source instead of
+    kustomize.resources. The optional parts are set to what they default to, so that these
+    renders keep every object (tests/test_parts.py leaves them out)."""
     resources = ",".join(f"{a.url}#sha256={a.sha256}" for a in lock.assets("kserve", version))
     return [
         "modelNamespaces=models,team-b",
@@ -201,6 +205,9 @@ def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
         "istio.localGatewayService=mesh-local",
         f"kustomize.resources={resources}",
         "images.registry=registry.local:5000/mirror",
+        "images.tag=v9-custom",
+        "kserve.llmisvc.enabled=true",
+        "kserve.localmodel.enabled=true",
         "modelmesh.namespace=mm-test",
         "modelmesh.scope=cluster",
         "modelmesh.kserveController=true",

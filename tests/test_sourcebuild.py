@@ -46,10 +46,12 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _sets(version: str, parameters: str, lock: Lock, mode: str = "RawDeployment") -> list[str]:
-    """Every parameter but kustomize.resources (which replaces the assets a source replaces)."""
+    """Every parameter but kustomize.resources (which replaces the assets a source replaces) and
+    images.tag (which retags a source build's images; a release's are tagged already)."""
     if parameters == "defaults":
         return []
-    return [a for a in full_parameters(version, mode, lock) if not a.startswith("kustomize.resources=")]
+    left = ("kustomize.resources=", "images.tag=")
+    return [a for a in full_parameters(version, mode, lock) if not a.startswith(left)]
 
 
 def _render(
