@@ -60,6 +60,8 @@ _PATTERN_WORDS = {
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "a DNS-1123 host name",
     versions.TAG_PATTERN: "a release tag like v0.16.0",
     "^[a-z0-9-]+$": "a region name like eu-west-1",
+    "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$": "an image tag (letters, digits, '_', '.', '-'; at most 128)",
+    "^[^\\s]+$": "a source name or URL (no spaces)",
 }
 
 
@@ -381,6 +383,8 @@ def resolve(
 
     passed = validate(values, origins)
 
+    if values["kserve.source"]:
+        _source_version(values, origins, lock, opts.allow_unpinned)
     if values["kserve.version"] is None:
         values["kserve.version"] = lock.default_version(versions.KSERVE)
         origins["kserve.version"] = "lock file default"
@@ -405,11 +409,42 @@ def _values_of(source: Path | InlineValues) -> tuple[Mapping[Any, Any], str, str
     return load_values_file(source), str(source), f"values file {source}"
 
 
+def _source_version(
+    values: dict[str, Any], origins: dict[str, str], lock: Lock, allow_unpinned: bool
+) -> None:
+    """A source build is the KServe version its source is: ``kserve.version`` follows it, and may
+    only repeat it (a source outside the lock whose URL names no release needs it given)."""
+    from installer.sources import source_for
+
+    spec = values["kserve.source"]
+    if values["kustomize.resources"]:
+        raise ParameterError(
+            "kserve.source",
+            f"cannot be combined with kustomize.resources (both replace the release assets; from "
+            f"{origins.get('kserve.source')})",
+        )
+    source = source_for(lock, spec, allow_unpinned)
+    given = values["kserve.version"]
+    if not source.version and given is None:
+        raise ParameterError(
+            "kserve.source", f"{spec} names no KServe release; set kserve.version to the version it is"
+        )
+    if source.version and given is not None and given != source.version:
+        raise ParameterError(
+            "kserve.version",
+            f"{given} (from {origins.get('kserve.version')}) is not the version of source {source.name} "
+            f"({source.version}); leave kserve.version unset",
+        )
+    if given is None:
+        values["kserve.version"], origins["kserve.version"] = source.version, f"source {source.name}"
+
+
 def _check_version(
     values: Mapping[str, Any], origins: Mapping[str, str], lock: Lock, allow_unpinned: bool
 ) -> None:
     version = values["kserve.version"]
-    if lock.has(versions.KSERVE, version) or allow_unpinned or values["kustomize.resources"]:
+    pinned = lock.has(versions.KSERVE, version) or values["kserve.source"]
+    if pinned or allow_unpinned or values["kustomize.resources"]:
         return
     known = ", ".join(lock.versions(versions.KSERVE)) or "none"
     raise ParameterError(

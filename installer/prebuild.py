@@ -24,13 +24,14 @@ holds a stamp of both).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 from installer import jsonio, objects
 from installer.atomic import replace_directory
 from installer.errors import BuildError
-from installer.objects import Obj
+from installer.objects import Obj, ObjectKey
 from installer.phases import PHASES, group_by_phase, phase_file
 from installer.sources import FetchedAsset
 from installer.yamltext import TextIndex, parse_document, split_documents
@@ -55,7 +56,11 @@ PARALLEL_MIN_BYTES = 512 * 1024
 
 @dataclass(frozen=True)
 class Built:
-    """A pre-built version: objects by phase plus what the build dropped or replaced."""
+    """A pre-built version: objects by phase plus what the build dropped or replaced.
+
+    ``edited``: phases whose objects no longer equal the phase file under ``path`` (objects were
+    left out after the build, :meth:`without`), so that file must not stand in for them.
+    ``left_out``: upstream components a source build did not build (``components/llmisvc``)."""
 
     component: str
     version: str
@@ -63,6 +68,24 @@ class Built:
     notes: list[str]
     path: Path
     texts: dict[str, list[Texts]] | None = None
+    edited: frozenset[str] = frozenset()
+    left_out: tuple[str, ...] = ()
+
+    def without(self, removed: Collection[ObjectKey]) -> Built:
+        """This build without the objects ``removed`` names (their texts go with them)."""
+        if not removed:
+            return self
+        phases: dict[str, list[Obj]] = {}
+        texts: dict[str, list[Texts]] = {}
+        edited = set(self.edited)
+        for phase, objs in self.phases.items():
+            own = (self.texts or {}).get(phase, [])
+            keep = [i for i, o in enumerate(objs) if ObjectKey.of(o) not in removed]
+            phases[phase] = [objs[i] for i in keep]
+            texts[phase] = [own[i] for i in keep if i < len(own)]
+            if len(keep) != len(objs):
+                edited.add(phase)
+        return dataclasses.replace(self, phases=phases, texts=texts, edited=frozenset(edited))
 
     def all_objects(self) -> list[Obj]:
         return [o for p in PHASES for o in self.phases.get(p, [])]
@@ -90,7 +113,9 @@ def stamp(component: str, version: str, fetched: list[FetchedAsset]) -> str:
 
 
 @dataclass
-class _Parsed:
+class Parsed:
+    """One upstream document: the object, its text, and the texts of its large values."""
+
     obj: Obj
     text: str
     texts: Texts
@@ -141,7 +166,7 @@ def parse_documents(
 
 def normalize(
     fetched: list[FetchedAsset], while_waiting: Callable[[], object] | None = None
-) -> tuple[list[_Parsed], list[str]]:
+) -> tuple[list[Parsed], list[str]]:
     """Parse every YAML asset in order and apply normalization rules 1 and 2."""
     docs: list[tuple[FetchedAsset, int, str]] = []
     for f in fetched:
@@ -159,27 +184,33 @@ def normalize(
     except Exception as exc:
         raise BuildError(f"upstream YAML does not parse: {' '.join(str(exc).split())}") from None
 
-    kept: dict[tuple[str, str, str, str], _Parsed] = {}
+    kept: dict[ObjectKey, Parsed] = {}
     notes: list[str] = []
     for (f, i, doc_text), (doc, top, spec) in zip(docs, results, strict=True):
         if doc is None:
             continue
         if not isinstance(doc, dict) or not doc.get("kind") or not (doc.get("metadata") or {}).get("name"):
             raise BuildError(f"{f.asset.url}: document {i + 1} is not a Kubernetes object with kind and name")
-        ident = objects.identity(doc)
-        prev = kept.get(ident)
-        if prev is not None:
-            what = objects.describe(doc)
-            if prev.obj == doc:
-                notes.append(f"dropped identical duplicate {what} from {f.asset.name}")
-                continue
-            notes.append(f"{what} from {f.asset.name} replaced an earlier copy")
-            del kept[ident]  # re-insert below so order follows the winning copy
-        kept[ident] = _Parsed(doc, doc_text, (top, spec))
+        keep(kept, notes, Parsed(doc, doc_text, (top, spec)), f.asset.name)
     return list(kept.values()), notes
 
 
-def split_phases(parsed: list[_Parsed]) -> dict[str, list[_Parsed]]:
+def keep(kept: dict[ObjectKey, Parsed], notes: list[str], item: Parsed, origin: str) -> None:
+    """Normalization rule 2: add ``item`` to ``kept`` (by identity, in order) unless an identical
+    copy is there; a differing later copy replaces the earlier one. ``notes`` says which."""
+    ident = objects.identity(item.obj)
+    prev = kept.get(ident)
+    if prev is not None:
+        what = objects.describe(item.obj)
+        if prev.obj == item.obj:
+            notes.append(f"dropped identical duplicate {what} from {origin}")
+            return
+        notes.append(f"{what} from {origin} replaced an earlier copy")
+        del kept[ident]  # re-inserted below, so that order follows the winning copy
+    kept[ident] = item
+
+
+def split_phases(parsed: list[Parsed]) -> dict[str, list[Parsed]]:
     """By phase, keeping upstream order inside each."""
     return group_by_phase(parsed, lambda p: p.obj)
 
@@ -205,14 +236,19 @@ def build(
             log.debug("pre-built %s %s is up to date (%s)", component, version, dest)
             return existing
     parsed, notes = normalize(fetched, while_waiting)
+    return store(dest, parsed, build_meta(component, version, want, fetched, {}, notes=notes))
+
+
+def store(dest: Path, parsed: list[Parsed], meta: dict[str, Any]) -> Built:
+    """Write ``parsed`` (normalized documents) as the pre-built tree ``dest`` and return it;
+    ``meta`` is ``build.json`` (its counts and kinds are filled in here)."""
     by_phase = split_phases(parsed)
     phases = {p: [item.obj for item in items] for p, items in by_phase.items()}
     texts = {p: [item.texts for item in items] for p, items in by_phase.items()}
-    objs = [item.obj for item in parsed]
-    meta = build_meta(component, version, want, fetched, phases, notes=notes)
-    _write_tree(dest, by_phase, meta)
-    log.debug("pre-built %s %s: %d objects into %s", component, version, len(objs), dest)
-    return Built(component, version, phases, notes, dest, texts)
+    full = {**meta, **_contents(phases)}
+    _write_tree(dest, by_phase, full)
+    log.debug("pre-built %s %s: %d objects into %s", meta["component"], meta["version"], len(parsed), dest)
+    return _built(meta, phases, dest, texts)
 
 
 def build_meta(
@@ -224,20 +260,27 @@ def build_meta(
     **extra: Any,
 ) -> dict[str, Any]:
     """``build.json``: the stamp that marks a build current, plus what it holds (for people)."""
-    objs = [o for group in groups.values() for o in group]
     return {
         "format": BUILD_FORMAT,
         "component": component,
         "version": version,
         "stamp": want,
         "assets": [{"name": f.asset.name, "url": f.asset.url, "sha256": f.sha256} for f in fetched],
-        "counts": {name: len(group) for name, group in groups.items()},
-        "kinds": dict(sorted(Counter(f"{o['apiVersion']}/{o['kind']}" for o in objs).items())),
+        **_contents(groups),
         **extra,
     }
 
 
-def _write_tree(dest: Path, by_phase: dict[str, list[_Parsed]], meta: dict[str, Any]) -> None:
+def _contents(groups: dict[str, list[Obj]]) -> dict[str, Any]:
+    """What ``build.json`` says a build holds: objects per group and per kind (for people)."""
+    objs = [o for group in groups.values() for o in group]
+    return {
+        "counts": {name: len(group) for name, group in groups.items()},
+        "kinds": dict(sorted(Counter(f"{o['apiVersion']}/{o['kind']}" for o in objs).items())),
+    }
+
+
+def _write_tree(dest: Path, by_phase: dict[str, list[Parsed]], meta: dict[str, Any]) -> None:
     files: dict[str, bytes] = {}
     for phase, items in by_phase.items():
         if items:
@@ -279,4 +322,11 @@ def load_built(dest: Path, expect_stamp: str | None = None) -> Built | None:
         texts = jsonio.loads((dest / TEXTS_FILE).read_bytes())
     except (OSError, ValueError):
         return None
-    return Built(meta["component"], meta["version"], phases, list(meta.get("notes", [])), dest, texts)
+    return _built(meta, phases, dest, texts)
+
+
+def _built(meta: dict[str, Any], phases: dict[str, list[Obj]], dest: Path, texts: Any) -> Built:
+    """A :class:`Built` from its ``build.json`` and objects."""
+    left_out = tuple((meta.get("source") or {}).get("leftOut") or ())
+    notes = list(meta.get("notes", []))
+    return Built(meta["component"], meta["version"], phases, notes, dest, texts, left_out=left_out)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from installer import versions
 from installer.errors import FetchError, IntegrityError, LockError, UsageError, root_cause
-from installer.lock import Asset, Lock
+from installer.lock import Asset, Lock, Source
 
 if TYPE_CHECKING:  # requests costs ~0.1 s to import; a warm render never downloads
     import requests
@@ -104,6 +104,34 @@ def parse_resource(spec: str) -> Asset:
     url, sha = (m.group("url"), m.group("sha")) if m else (spec, None)
     name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1] or "resource.yaml"
     return Asset(name=name, url=url, sha256=sha)
+
+
+def source_for(lock: Lock, spec: str, allow_unpinned: bool = False) -> Source:
+    """The source ``kserve.source`` names: a source of the lock (by name or URL), or a tarball
+    URL pinned inline (``URL#sha256=HEX``), or (``--allow-unpinned``) an unpinned URL. A source
+    outside the lock is built with the default entry points; its version comes from a tag in its
+    URL, else the caller must supply it (an empty ``version`` here)."""
+    pinned = lock.source(spec)
+    if pinned is not None:
+        return pinned
+    m = _PIN.match(spec)
+    url, sha = (m.group("url"), m.group("sha")) if m else (spec, None)
+    if "://" not in url:
+        known = ", ".join(lock.source_names()) or "none"
+        raise LockError(
+            f"kserve.source: {spec!r} is neither a source in the lock (locked: {known}) nor a tarball URL"
+        )
+    by_url = lock.source(url)
+    if by_url is not None:
+        if sha and sha != by_url.sha256:
+            raise LockError(f"kserve.source: {url} is pinned to another sha256 in the lock ({by_url.name})")
+        return by_url
+    if sha is None and not allow_unpinned:
+        raise LockError(
+            f"kserve.source: {url} has no digest; pin it with `installer lock add --source {url}`, "
+            "append #sha256=<hex>, or pass --allow-unpinned to print it"
+        )
+    return Source(name=url, url=url, version=versions.source_version(url) or "", sha256=sha)
 
 
 def assets_for(

@@ -87,6 +87,32 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
     return obj, texts, spec_texts
 
 
+def dump_document(obj: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The YAML of an object built here (a source build has no upstream text), block by block:
+    (document text, top-level texts, spec child texts), as :func:`parse_document` returns them
+    for upstream text, so that the output stage can reuse the large ones. The blocks are exactly
+    what :meth:`TextIndex.dump` writes for a value it has no text for: reusing them changes no byte.
+    """
+    out: list[str] = []
+    texts: dict[str, str] = {}
+    spec_texts: dict[str, str] = {}
+    for key, value in obj.items():
+        if key == "spec" and isinstance(value, dict) and value:
+            children = []
+            for child, cvalue in value.items():
+                text = _indent(yamlio.dump({child: cvalue}), 2)
+                if len(text) >= REUSE_MIN_CHARS:
+                    spec_texts[child] = text
+                children.append(text)
+            block = "spec:\n" + "".join(children)
+        else:
+            block = yamlio.dump({key: value})
+        if len(block) >= REUSE_MIN_CHARS:
+            texts[key] = block
+        out.append(block)
+    return "".join(out), texts, spec_texts
+
+
 class TextIndex:
     """Original texts of values, looked up by the identity of the parsed value."""
 

@@ -119,6 +119,15 @@ def shared_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("shared-build")
 
 
+@pytest.fixture(scope="session")
+def source_trees(upstream: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The mirror's KServe source trees, extracted once (kubectl builds them from disk)."""
+    from tests.source_tarballs import extract
+
+    dest = tmp_path_factory.mktemp("kserve-sources")
+    return {v: extract(v, upstream, dest) for v in ("v0.18.1", "v0.20.0")}
+
+
 @pytest.fixture
 def mirror_http(upstream: Path) -> Iterator[MirrorServer]:
     with serve(upstream) as server:
@@ -167,7 +176,11 @@ ETCD_CREDENTIALS_FILE = Path(__file__).resolve().parent / "data" / "etcd-credent
 
 
 def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
-    """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)."""
+    """--set arguments touching every parameter (kustomize.resources: the lock's own assets, pinned)
+    but kserve.source, which replaces the release assets as kustomize.resources does (the two
+    exclude each other): tests/test_sourcebuild.py renders these with kserve.source instead of
+    kustomize.resources. The optional parts are set to what they default to, so that these
+    renders keep every object (tests/test_parts.py leaves them out)."""
     resources = ",".join(f"{a.url}#sha256={a.sha256}" for a in lock.assets("kserve", version))
     return [
         "modelNamespaces=models,team-b",
@@ -192,6 +205,9 @@ def full_parameters(version: str, mode: str, lock: Lock) -> list[str]:
         "istio.localGatewayService=mesh-local",
         f"kustomize.resources={resources}",
         "images.registry=registry.local:5000/mirror",
+        "images.tag=v9-custom",
+        "kserve.llmisvc.enabled=true",
+        "kserve.localmodel.enabled=true",
         "modelmesh.namespace=mm-test",
         "modelmesh.scope=cluster",
         "modelmesh.kserveController=true",

@@ -19,6 +19,7 @@ import pytest
 from tests import fake_apiserver
 from tests.conftest import run_cli
 from tests.mirror_server import MirrorServer, serve
+from tests.source_tarballs import ARCHIVE, Edits, regular, symlink, top_of, variant
 from tests.test_cli_params import CASES as PARAMETER_CASES
 
 KSERVE = "github.com/kserve/kserve/releases/download"
@@ -124,324 +125,448 @@ data: {a: b}
 """
 
 
-CATALOGUE: list[Case] = [_param_case(p) for p in PARAMETER_CASES] + [
-    # -- more parameters and flags
-    Case("parameters", "retries out of range", lambda c: ["--retries", "99"], 2, _const("--retries")),
-    Case(
-        "parameters",
-        "conflicting output flags",
-        lambda c: ["--emit-kustomization", str(c.path("out"))],
-        2,
-        _const("different directories"),
+SOURCE = "v0.20.0"
+BASE = "config/base/kustomization.yaml"
+
+
+def _source_case(
+    name: str, culprit: str, edits: Edits | None = None, extra: list[tuple[str, str | None]] | None = None
+) -> Case:
+    """A source build from a tarball made at run time from the mirror's v0.20.0 source, served by
+    the faulty mirror and pinned inline (URL#sha256): the fault is in the tree, not the bytes."""
+    file = f"example.com/src/{name.replace(' ', '-')}.tar.gz"
+    top = top_of(SOURCE)
+
+    def setup(c: Ctx) -> None:
+        members = [
+            symlink(f"{top}/{p}", t) if t else regular(f"{top}/{p}", b"kind: x\n") for p, t in extra or []
+        ]
+        variant(c.upstream, SOURCE, c.http.root / file, edits, members)
+
+    def args(c: Ctx) -> list[str]:
+        sha = hashlib.sha256((c.http.root / file).read_bytes()).hexdigest()
+        spec = f"kserve.source=https://{file}#sha256={sha}"
+        return ["--mirror", c.http.url, "--set", spec, "--set", f"kserve.version={SOURCE}"]
+
+    return Case("source builds", name, args, 1, _const(culprit), setup, fetches=True)
+
+
+def _tampered_source(c: Ctx) -> None:
+    path = c.http.root / ARCHIVE / f"{SOURCE}.tar.gz"
+    path.write_bytes(_flip(path.read_bytes()))
+
+
+SOURCE_CASES: list[Case] = [
+    _source_case(
+        "no config",
+        f"no-config.tar.gz: entryPoints[0]: {top_of(SOURCE)}/config/crd/full is missing: the tarball has no config/",
+        {"config/": None},
+    ),
+    _source_case(
+        "a cycle",
+        "kustomize: config/base/kustomization.yaml: cycle: config/overlays/all -> config/base -> config/overlays/all",
+        {BASE: lambda text: text.replace("resources:\n", "resources:\n- ../overlays/all\n", 1)},
+    ),
+    _source_case(
+        "a missing resource",
+        "a-missing-resource.tar.gz: entryPoints[1]: kustomize: config/base/kustomization.yaml: resource gone.yaml not found",
+        {BASE: lambda text: text.replace("resources:\n", "resources:\n- gone.yaml\n", 1)},
+    ),
+    _source_case(
+        "an unsupported kustomize field",
+        "kustomize: config/base/kustomization.yaml: unsupported field 'namePrefix'",
+        {BASE: lambda text: text + "namePrefix: site-\n"},
+    ),
+    _source_case(
+        "a path escaping the prefix",
+        f"a-path-escaping-the-prefix.tar.gz: member '{top_of(SOURCE)}/../escape.yaml' escapes the archive's top directory",
+        extra=[("../escape.yaml", None)],
+    ),
+    _source_case(
+        "a symlink",
+        f"a-symlink.tar.gz: {top_of(SOURCE)}/config/base/passwd.yaml is a symlink (to '/etc/passwd')",
+        extra=[("config/base/passwd.yaml", "/etc/passwd")],
     ),
     Case(
-        "parameters",
-        "credentials file missing",
-        lambda c: ["--set", "modelNamespaces=models", "--set", f"bucket.credentialsFile={c.path('creds')}"],
-        2,
-        _const("bucket.credentialsFile"),
-    ),
-    Case(
-        "parameters",
-        "credentials file without the secret key",
-        lambda c: ["--set", "modelNamespaces=models", "--set", f"bucket.credentialsFile={c.path('creds')}"],
-        2,
-        _const("AWS_SECRET_ACCESS_KEY"),
-        _write("creds", b"AWS_ACCESS_KEY_ID=AKIAXXXX\n"),
-    ),
-    Case(
-        "parameters",
-        "only one AWS variable",
-        lambda c: ["--set", "modelNamespaces=models"],
-        2,
-        _const("AWS_SECRET_ACCESS_KEY"),
-        lambda c: c.env.update({"AWS_ACCESS_KEY_ID": "AKIAONLY"}),
-    ),
-    Case(
-        "parameters",
-        "bad model namespace",
-        lambda c: ["--set", "modelNamespaces=Models_1"],
-        2,
-        _const("modelNamespaces[0]"),
-    ),
-    # -- values files beyond the parameter catalogue
-    Case(
-        "values files",
-        "billion laughs alias bomb",
-        lambda c: ["-f", str(c.path("v.yaml"))],
-        2,
-        _const("aliases are not allowed"),
-        _write(
-            "v.yaml",
-            b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-            b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\ningress:\n  hosts: [*c, *c, *c, *c]\n",
-        ),
-    ),
-    Case(
-        "values files",
-        "50 MB values file",
-        lambda c: ["-f", str(c.path("big.yaml"))],
-        2,
-        _const("big.yaml"),
-        _write("big.yaml", b"# padding\n" * (5 * 1024 * 1024)),
-    ),
-    # -- sources
-    Case(
-        "sources",
-        "tampered asset",
-        lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
+        "source builds",
+        "a tampered tarball",
+        lambda c: ["--mirror", c.http.url, "--set", f"kserve.source={SOURCE}"],
         1,
-        _const("sha256 mismatch"),
-        _dir_mirror(_flip),
+        lambda c: f"sha256 mismatch for {c.http.url.rstrip('/')}/{ARCHIVE}/{SOURCE}.tar.gz",
+        _tampered_source,
         fetches=True,
     ),
     Case(
-        "sources",
-        "truncated asset",
-        lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
-        1,
-        _const("sha256 mismatch"),
-        _dir_mirror(lambda d: d[: len(d) // 2]),
-        fetches=True,
+        "parameters",
+        "a source beside kustomize.resources",
+        lambda c: ["--set", f"kserve.source={SOURCE}", "--set", "kustomize.resources=https://e.com/k.yaml"],
+        2,
+        _const("kserve.source: cannot be combined with kustomize.resources"),
     ),
     Case(
-        "sources",
-        "404 from the mirror",
-        lambda c: ["--version", "v0.13.1", "--mirror", c.http.url],
-        1,
-        _const("HTTP 404"),
-        lambda c: c.http.fault_always("/" + V13, 404),
-        fetches=True,
+        "parameters",
+        "a source the lock does not have",
+        lambda c: ["--set", "kserve.source=v9.9.9"],
+        2,
+        _const("kserve.source: 'v9.9.9' is neither a source in the lock"),
     ),
     Case(
-        "sources",
-        "500 forever",
-        lambda c: ["--version", "v0.13.1", "--mirror", c.http.url, "--retries", "1"],
-        1,
-        _const("HTTP 500"),
-        lambda c: c.http.fault_always("/" + V13, 500),
-        fetches=True,
-    ),
-    Case(
-        "sources",
-        "connection refused",
-        lambda c: ["--mirror", f"http://127.0.0.1:{_free_port()}", "--retries", "0"],
-        1,
-        _const("refused the connection"),
-        fetches=True,
-    ),
-    Case(
-        "sources",
-        "slow server beyond the timeout",
+        "parameters",
+        "a source URL without digest",
         lambda c: [
-            "--version",
-            "v0.13.1",
-            "--mirror",
-            c.http.url,
-            "--retries",
-            "0",
-            "--fetch-timeout",
-            "0.5",
+            "--set",
+            "kserve.source=https://github.com/kserve/kserve/archive/0123456789abcdef0123456789abcdef01234567.tar.gz",
         ],
-        1,
-        _const("no answer within 0.5s"),
-        lambda c: c.http.fault_always("/" + V13, "hang"),
-        fetches=True,
-    ),
-    Case(
-        "sources",
-        "mirror directory missing",
-        lambda c: ["--mirror", str(c.path("nowhere"))],
-        2,
-        _const("--mirror"),
-    ),
-    Case(
-        "sources",
-        "resource URL without digest",
-        lambda c: ["--set", "kustomize.resources=https://example.com/kserve.yaml"],
         2,
         _const("has no digest"),
     ),
     Case(
-        "sources",
-        "file:// resource",
-        lambda c: ["--set", "kustomize.resources=file:///etc/passwd"],
-        2,
-        _const("kustomize.resources[0]"),
-    ),
-    Case(
-        "sources",
-        "relative path escaping the mirror",
-        lambda c: ["--set", "kustomize.resources=../../../etc/passwd"],
-        2,
-        _const("kustomize.resources[0]"),
-    ),
-    Case(
-        "sources",
-        "URL path escaping the mirror",
-        lambda c: [
-            "--allow-unpinned",
-            "--set",
-            "kustomize.resources=https://example.com/a/%2e%2e/%2e%2e/etc/passwd",
-        ],
-        2,
-        _const("escapes the mirror"),
-    ),
-    # -- output
-    Case(
-        "output", "--output-dir names a file", lambda c: [], 2, _const("not a directory"), _write("out", b"x")
-    ),
-    Case(
-        "output",
-        "--output-dir names a non-empty directory",
-        lambda c: [],
-        2,
-        _const("not empty"),
-        _write("out/keep", b"x"),
-    ),
-    Case(
-        "output",
-        "--output-dir in an unwritable place",
-        lambda c: ["--output-dir", "/proc/kserve-installer-out"],
-        2,
-        _const("cannot write"),
-    ),
-    # -- objects
-    Case(
-        "objects",
-        "object name escaping the output tree",
-        lambda c: [
-            "--mirror",
-            c.http.url,
-            "--set",
-            "kustomize.resources=https://example.com/evil.yaml#sha256="
-            + hashlib.sha256(BAD_NAME_YAML).hexdigest(),
-        ],
-        2,
-        _const("../../etc/x"),
-        lambda c: _place(c, "example.com/evil.yaml", BAD_NAME_YAML),
-        fetches=True,
-    ),
-    # -- cluster
-    Case(
-        "cluster",
-        "kubeconfig file missing",
-        lambda c: ["deploy", "--kubeconfig", str(c.path("nope"))],
-        2,
-        _const("--kubeconfig"),
-    ),
-    Case(
-        "cluster",
-        "kubeconfig without contexts",
-        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
-        1,
-        _const("no usable kubeconfig"),
-        _write("kc", b"apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"),
-    ),
-    Case(
-        "cluster",
-        "unreachable API server",
-        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
-        1,
-        _const("cannot reach the API server"),
-        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
-    ),
-    Case(
-        "cluster",
-        "prerequisites missing",
-        lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
-        1,
-        _const("needs: cert-manager CRD"),
-        api="conflict",
-    ),
-    Case(
-        "cluster",
-        "forbidden",
-        lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
-        1,
-        _const("forbidden"),
-        api="forbidden",
-        fetches=True,
-    ),
-    Case(
-        "cluster",
-        "conflict with another field manager",
-        lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
-        1,
-        _const("Namespace/kserve"),
-        api="conflict",
-        fetches=True,
-    ),
-    Case(
-        "cluster",
-        "diff against an unreachable API server (an error, not a difference: exit 2 as kubectl diff)",
-        lambda c: ["diff", "--kubeconfig", str(c.path("kc"))],
-        2,
-        _const("cannot reach the API server"),
-        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
-    ),
-    Case(
-        "cluster",
-        "--dry-run=client (what the server accepts only the server can say)",
-        lambda c: ["deploy", "--dry-run=client", "--kubeconfig", str(c.path("kc"))],
-        2,
-        _const("client has no meaning here"),
-        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
-    ),
-    Case(
-        "cluster",
-        "-n that is no namespace name",
-        lambda c: ["deploy", "-n", "Not_A_Namespace", "--kubeconfig", str(c.path("kc"))],
-        2,
-        _const("kserve.namespace: 'Not_A_Namespace' is not a DNS-1123 label"),
-        lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
-    ),
-    # -- combinations that cannot work: refused in the parameter stage, before any fetch or write
-    Case(
         "parameters",
-        "ModelMesh quickstart beside external etcd endpoints",
-        lambda c: [
-            "--mode",
-            "ModelMesh",
-            "--set",
-            "modelmesh.quickstart=true",
-            "--set",
-            "modelmesh.etcd.endpoints=http://etcd.db:2379",
-        ],
+        "a kserve.version that is not the source's",
+        lambda c: ["--set", f"kserve.source={SOURCE}", "--version", "v0.18.1"],
         2,
-        _const("modelmesh.etcd.endpoints: cannot be combined with modelmesh.quickstart"),
+        _const("kserve.version: v0.18.1 (from --version) is not the version of source v0.20.0"),
     ),
-    Case(
-        "parameters",
-        "ModelMesh user namespaces with a namespace-scoped controller",
-        lambda c: [
-            "--mode",
-            "ModelMesh",
-            "--set",
-            "modelmesh.scope=namespace",
-            "--set",
-            "modelmesh.userNamespaces=team-a",
-        ],
-        2,
-        _const("modelmesh.userNamespaces: needs modelmesh.scope=cluster"),
-    ),
-    Case(
-        "parameters",
-        "namespace-scoped runtimes without model namespaces (nothing would serve)",
-        lambda c: ["--set", "runtimes.scope=namespace"],
-        2,
-        _const("runtimes.scope"),
-    ),
-    Case(
-        "values files",
-        "one parameter in two spellings",
-        lambda c: ["-f", str(c.path("two.yaml"))],
-        2,
-        _const("kserve.namespace: given twice"),
-        _write("two.yaml", b"kserve.namespace: a\nkserve:\n  namespace: b\n"),
-    ),
-    Case("output", "-o that is no format", lambda c: ["-o", "tree"], 2, _const("--output-dir tree")),
 ]
+
+
+CATALOGUE: list[Case] = (
+    [_param_case(p) for p in PARAMETER_CASES]
+    + SOURCE_CASES
+    + [
+        # -- more parameters and flags
+        Case("parameters", "retries out of range", lambda c: ["--retries", "99"], 2, _const("--retries")),
+        Case(
+            "parameters",
+            "conflicting output flags",
+            lambda c: ["--emit-kustomization", str(c.path("out"))],
+            2,
+            _const("different directories"),
+        ),
+        Case(
+            "parameters",
+            "credentials file missing",
+            lambda c: [
+                "--set",
+                "modelNamespaces=models",
+                "--set",
+                f"bucket.credentialsFile={c.path('creds')}",
+            ],
+            2,
+            _const("bucket.credentialsFile"),
+        ),
+        Case(
+            "parameters",
+            "credentials file without the secret key",
+            lambda c: [
+                "--set",
+                "modelNamespaces=models",
+                "--set",
+                f"bucket.credentialsFile={c.path('creds')}",
+            ],
+            2,
+            _const("AWS_SECRET_ACCESS_KEY"),
+            _write("creds", b"AWS_ACCESS_KEY_ID=AKIAXXXX\n"),
+        ),
+        Case(
+            "parameters",
+            "only one AWS variable",
+            lambda c: ["--set", "modelNamespaces=models"],
+            2,
+            _const("AWS_SECRET_ACCESS_KEY"),
+            lambda c: c.env.update({"AWS_ACCESS_KEY_ID": "AKIAONLY"}),
+        ),
+        Case(
+            "parameters",
+            "bad model namespace",
+            lambda c: ["--set", "modelNamespaces=Models_1"],
+            2,
+            _const("modelNamespaces[0]"),
+        ),
+        # -- values files beyond the parameter catalogue
+        Case(
+            "values files",
+            "billion laughs alias bomb",
+            lambda c: ["-f", str(c.path("v.yaml"))],
+            2,
+            _const("aliases are not allowed"),
+            _write(
+                "v.yaml",
+                b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\ningress:\n  hosts: [*c, *c, *c, *c]\n",
+            ),
+        ),
+        Case(
+            "values files",
+            "50 MB values file",
+            lambda c: ["-f", str(c.path("big.yaml"))],
+            2,
+            _const("big.yaml"),
+            _write("big.yaml", b"# padding\n" * (5 * 1024 * 1024)),
+        ),
+        # -- sources
+        Case(
+            "sources",
+            "tampered asset",
+            lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
+            1,
+            _const("sha256 mismatch"),
+            _dir_mirror(_flip),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "truncated asset",
+            lambda c: ["--version", "v0.13.1", "--mirror", str(c.path("mirror"))],
+            1,
+            _const("sha256 mismatch"),
+            _dir_mirror(lambda d: d[: len(d) // 2]),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "404 from the mirror",
+            lambda c: ["--version", "v0.13.1", "--mirror", c.http.url],
+            1,
+            _const("HTTP 404"),
+            lambda c: c.http.fault_always("/" + V13, 404),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "500 forever",
+            lambda c: ["--version", "v0.13.1", "--mirror", c.http.url, "--retries", "1"],
+            1,
+            _const("HTTP 500"),
+            lambda c: c.http.fault_always("/" + V13, 500),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "connection refused",
+            lambda c: ["--mirror", f"http://127.0.0.1:{_free_port()}", "--retries", "0"],
+            1,
+            _const("refused the connection"),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "slow server beyond the timeout",
+            lambda c: [
+                "--version",
+                "v0.13.1",
+                "--mirror",
+                c.http.url,
+                "--retries",
+                "0",
+                "--fetch-timeout",
+                "0.5",
+            ],
+            1,
+            _const("no answer within 0.5s"),
+            lambda c: c.http.fault_always("/" + V13, "hang"),
+            fetches=True,
+        ),
+        Case(
+            "sources",
+            "mirror directory missing",
+            lambda c: ["--mirror", str(c.path("nowhere"))],
+            2,
+            _const("--mirror"),
+        ),
+        Case(
+            "sources",
+            "resource URL without digest",
+            lambda c: ["--set", "kustomize.resources=https://example.com/kserve.yaml"],
+            2,
+            _const("has no digest"),
+        ),
+        Case(
+            "sources",
+            "file:// resource",
+            lambda c: ["--set", "kustomize.resources=file:///etc/passwd"],
+            2,
+            _const("kustomize.resources[0]"),
+        ),
+        Case(
+            "sources",
+            "relative path escaping the mirror",
+            lambda c: ["--set", "kustomize.resources=../../../etc/passwd"],
+            2,
+            _const("kustomize.resources[0]"),
+        ),
+        Case(
+            "sources",
+            "URL path escaping the mirror",
+            lambda c: [
+                "--allow-unpinned",
+                "--set",
+                "kustomize.resources=https://example.com/a/%2e%2e/%2e%2e/etc/passwd",
+            ],
+            2,
+            _const("escapes the mirror"),
+        ),
+        # -- output
+        Case(
+            "output",
+            "--output-dir names a file",
+            lambda c: [],
+            2,
+            _const("not a directory"),
+            _write("out", b"x"),
+        ),
+        Case(
+            "output",
+            "--output-dir names a non-empty directory",
+            lambda c: [],
+            2,
+            _const("not empty"),
+            _write("out/keep", b"x"),
+        ),
+        Case(
+            "output",
+            "--output-dir in an unwritable place",
+            lambda c: ["--output-dir", "/proc/kserve-installer-out"],
+            2,
+            _const("cannot write"),
+        ),
+        # -- objects
+        Case(
+            "objects",
+            "object name escaping the output tree",
+            lambda c: [
+                "--mirror",
+                c.http.url,
+                "--set",
+                "kustomize.resources=https://example.com/evil.yaml#sha256="
+                + hashlib.sha256(BAD_NAME_YAML).hexdigest(),
+            ],
+            2,
+            _const("../../etc/x"),
+            lambda c: _place(c, "example.com/evil.yaml", BAD_NAME_YAML),
+            fetches=True,
+        ),
+        # -- cluster
+        Case(
+            "cluster",
+            "kubeconfig file missing",
+            lambda c: ["deploy", "--kubeconfig", str(c.path("nope"))],
+            2,
+            _const("--kubeconfig"),
+        ),
+        Case(
+            "cluster",
+            "kubeconfig without contexts",
+            lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+            1,
+            _const("no usable kubeconfig"),
+            _write("kc", b"apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"),
+        ),
+        Case(
+            "cluster",
+            "unreachable API server",
+            lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+            1,
+            _const("cannot reach the API server"),
+            lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+        ),
+        Case(
+            "cluster",
+            "prerequisites missing",
+            lambda c: ["deploy", "--kubeconfig", str(c.path("kc"))],
+            1,
+            _const("needs: cert-manager CRD"),
+            api="conflict",
+        ),
+        Case(
+            "cluster",
+            "forbidden",
+            lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
+            1,
+            _const("forbidden"),
+            api="forbidden",
+            fetches=True,
+        ),
+        Case(
+            "cluster",
+            "conflict with another field manager",
+            lambda c: ["deploy", "--skip-checks", "--kubeconfig", str(c.path("kc"))],
+            1,
+            _const("Namespace/kserve"),
+            api="conflict",
+            fetches=True,
+        ),
+        Case(
+            "cluster",
+            "diff against an unreachable API server (an error, not a difference: exit 2 as kubectl diff)",
+            lambda c: ["diff", "--kubeconfig", str(c.path("kc"))],
+            2,
+            _const("cannot reach the API server"),
+            lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+        ),
+        Case(
+            "cluster",
+            "--dry-run=client (what the server accepts only the server can say)",
+            lambda c: ["deploy", "--dry-run=client", "--kubeconfig", str(c.path("kc"))],
+            2,
+            _const("client has no meaning here"),
+            lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+        ),
+        Case(
+            "cluster",
+            "-n that is no namespace name",
+            lambda c: ["deploy", "-n", "Not_A_Namespace", "--kubeconfig", str(c.path("kc"))],
+            2,
+            _const("kserve.namespace: 'Not_A_Namespace' is not a DNS-1123 label"),
+            lambda c: fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc")),
+        ),
+        # -- combinations that cannot work: refused in the parameter stage, before any fetch or write
+        Case(
+            "parameters",
+            "ModelMesh quickstart beside external etcd endpoints",
+            lambda c: [
+                "--mode",
+                "ModelMesh",
+                "--set",
+                "modelmesh.quickstart=true",
+                "--set",
+                "modelmesh.etcd.endpoints=http://etcd.db:2379",
+            ],
+            2,
+            _const("modelmesh.etcd.endpoints: cannot be combined with modelmesh.quickstart"),
+        ),
+        Case(
+            "parameters",
+            "ModelMesh user namespaces with a namespace-scoped controller",
+            lambda c: [
+                "--mode",
+                "ModelMesh",
+                "--set",
+                "modelmesh.scope=namespace",
+                "--set",
+                "modelmesh.userNamespaces=team-a",
+            ],
+            2,
+            _const("modelmesh.userNamespaces: needs modelmesh.scope=cluster"),
+        ),
+        Case(
+            "parameters",
+            "namespace-scoped runtimes without model namespaces (nothing would serve)",
+            lambda c: ["--set", "runtimes.scope=namespace"],
+            2,
+            _const("runtimes.scope"),
+        ),
+        Case(
+            "values files",
+            "one parameter in two spellings",
+            lambda c: ["-f", str(c.path("two.yaml"))],
+            2,
+            _const("kserve.namespace: given twice"),
+            _write("two.yaml", b"kserve.namespace: a\nkserve:\n  namespace: b\n"),
+        ),
+        Case("output", "-o that is no format", lambda c: ["-o", "tree"], 2, _const("--output-dir tree")),
+    ]
+)
 
 
 def _place(c: Ctx, rel: str, data: bytes) -> None:
@@ -508,3 +633,14 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
         if case.kind == "parameters" or case.kind == "values files":
             assert not c.path("built").exists()
             assert not c.path("cache").exists(), "a refused parameter set writes nothing, not even a cache"
+        if case.kind == "source builds":
+            _nothing_extracted(c)
+
+
+def _nothing_extracted(c: Ctx) -> None:
+    """A refused source leaves no build and nothing unpacked: besides the verified tarball in the
+    cache (and the parameter set that passed), no file was written anywhere."""
+    written = {p.relative_to(c.tmp).parts[0] for p in c.tmp.rglob("*") if p.is_file()}
+    assert written <= {"cache", "http-mirror"}, written
+    cached = [p.relative_to(c.path("cache")).parts for p in c.path("cache").rglob("*") if p.is_file()]
+    assert all(parts[0] in ("sha256", "validated") for parts in cached), cached

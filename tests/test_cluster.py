@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1514,3 +1515,61 @@ def test_upgrade_chain_with_webhooks_on(tmp_path: Path, upstream: Path, ns: str)
             }
         )
     print("\n" + json.dumps(figures, indent=1))
+
+
+PART_CASES = [
+    pytest.param(["--set", "kserve.localmodel.enabled=false"], "localmodel", id="release-without-localmodel"),
+    pytest.param(
+        ["--set", "kserve.source=v0.20.0", "--set", "kserve.llmisvc.enabled=false"],
+        "llminferenceservice|llmisvc|inference.networking|llm-d",
+        id="source-without-llmisvc",
+    ),
+]
+
+
+@pytest.mark.timeout(900)  # a cold source build, two deploys and a render on a shared server
+@pytest.mark.parametrize(("extra", "part"), PART_CASES)
+def test_parts_left_out_deploy_whole(
+    tmp_path: Path, upstream: Path, ns: str, extra: list[str], part: str
+) -> None:
+    """A render without an optional part deploys, and what it applied is exactly the render: no
+    object of the part is ours. CRDs are cluster-wide and this server is shared: another install
+    may have the part's CRDs, so the test asserts only that they are not this install's."""
+    res = deploy(tmp_path, upstream, ns, *extra, "--timeout", "300")  # the server is shared: patience
+    _deploy_ok(res)
+    rendered = run_cli(
+        "render",
+        "-o",
+        "json",
+        "--mirror",
+        str(upstream),
+        "--set",
+        f"kserve.namespace={ns}",
+        *extra,
+        env=_env(tmp_path),
+    )
+    assert rendered.code == 0, rendered.stderr
+    objs = json.loads(rendered.stdout)["items"]
+    assert not [o for o in objs if re.search(part, o["metadata"]["name"])], "the part is left out"
+    applied = {(kind, namespace, name) for _, kind, namespace, name in _inventory(ns)}
+    if ADMISSION_OFF:
+        assert applied == {
+            (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs
+        }
+    assert not [a for a in applied if re.search(part, a[2])], "nothing of the part is ours"
+    for o in objs:
+        namespace = o["metadata"].get("namespace")
+        if namespace == ns and o["kind"] in ("Deployment", "Service", "ServiceAccount", "Certificate"):
+            assert kubectl("get", f"{o['kind'].lower()}", o["metadata"]["name"], "-n", ns).returncode == 0
+    crds = kubectl("get", "crd", "-o", "json")
+    for crd in json.loads(crds.stdout)["items"]:
+        if re.search(part, crd["metadata"]["name"]):
+            labels = crd["metadata"].get("labels") or {}
+            assert labels.get("installer.kserve.io/instance") != ns, crd["metadata"]["name"]
+    if ADMISSION_OFF:
+        # Cluster-scoped objects (bindings naming this namespace, webhooks) are shared by name with
+        # any other install on this server, which may have re-applied them meanwhile: only what
+        # this install lacks or has too much is asserted.
+        again = deploy(tmp_path, upstream, ns, *extra, "--timeout", "300")
+        assert again.returncode == 0 and "(0 created, " in again.stdout, again.stdout
+        assert ", 0 pruned)" in again.stdout, again.stdout

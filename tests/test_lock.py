@@ -14,7 +14,8 @@ from tests.conftest import LOCK_PATH, run_cli
 
 
 def mirror_readme_table(upstream: Path) -> dict[str, tuple[str, bool]]:
-    """URL -> (sha256, rebuilt) from the mirror README's file table."""
+    """URL -> (sha256, rebuilt) from the mirror README's file tables (release assets and source
+    tarballs)."""
     rows: dict[str, tuple[str, bool]] = {}
     for line in (upstream / "README.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -22,7 +23,7 @@ def mirror_readme_table(upstream: Path) -> dict[str, tuple[str, bool]]:
         if (
             len(cells) >= 5
             and cells[1].startswith("https://github.com/kserve/")
-            and "/releases/download/" in cells[1]
+            and ("/releases/download/" in cells[1] or "/archive/" in cells[1])
         ):
             sha = re.sub(r"[`*]", "", cells[2])
             rows[cells[1]] = (sha, "REBUILT" in cells[-1])
@@ -31,14 +32,30 @@ def mirror_readme_table(upstream: Path) -> dict[str, tuple[str, bool]]:
 
 def test_lock_lists_every_mirrored_asset_with_the_readme_digest(lock: Lock, upstream: Path) -> None:
     table = mirror_readme_table(upstream)
-    assert len(table) >= 13
+    assert len(table) >= 15
     locked = {
         a.url: (a.sha256, a.rebuilt)
         for comp in lock.components
         for v in lock.versions(comp)
         for a in lock.assets(comp, v)
     }
+    for name in lock.source_names():
+        source = lock.source(name)
+        assert source is not None
+        locked[source.url] = (source.sha256, source.rebuilt)
     assert locked == table
+
+
+def test_rebuilt_source_tarballs_say_so(lock: Lock) -> None:
+    """The mirror's source tarballs hold only config/ and LICENSE: pinned as rebuilt, with the
+    version their tag names and upstream's release recipe as entry points."""
+    assert lock.source_names() == ["v0.18.1", "v0.20.0"]
+    for name in lock.source_names():
+        source = lock.source(name)
+        assert source is not None and source.rebuilt and "rebuilt from the tag" in source.note
+        assert source.version == name and source.url.endswith(f"/archive/refs/tags/{name}.tar.gz")
+        assert source.entry_points == versions.SOURCE_ENTRY_POINTS
+        assert lock.source(source.url) is source
 
 
 def test_rebuilt_tarball_says_so_and_is_never_the_default(lock: Lock) -> None:
@@ -105,6 +122,13 @@ def test_lock_add_recomputes_the_committed_lock(tmp_path: Path, upstream: Path) 
                         args += ["--rebuilt-asset", a.name]
             res = run_cli(*args, env=env)
             assert res.code == 0, res.stderr
+    for name in committed.source_names():
+        source = committed.source(name)
+        assert source is not None
+        args = ["--lock", str(target), "lock", "add", "--source", source.url, "--mirror", str(upstream)]
+        res = run_cli(*args, "--rebuilt", source.note, env=env)
+        assert res.code == 0, res.stderr
+        assert res.stdout.startswith(f"{source.sha256}  {source.url}")
     regenerated = load_lock(target)
     assert regenerated.to_dict() == committed.to_dict()
     assert target.read_text() == LOCK_PATH.read_text()

@@ -42,10 +42,16 @@ GOOD: dict[str, list[Any]] = {
     "bucket.region": ["eu-west-1", None],
     "images.registry": ["registry.local:5000/mirror", None],
     "modelNamespaces": [["models"], []],
+    "images.tag": ["v1.2.3", None, "nightly"],
+    "kserve.llmisvc.enabled": [True, False],
+    "kserve.localmodel.enabled": [True, False],
 }
-KEYS = [k for k in params.leaves() if k not in ("kustomize.resources", "bucket.credentialsFile")]
-# kustomize.resources would make valid examples download from elsewhere; bucket.credentialsFile
-# points at files: both have their own cases in test_bad_inputs.py.
+KEYS = [
+    k for k in params.leaves() if k not in ("kustomize.resources", "bucket.credentialsFile", "kserve.source")
+]
+# kustomize.resources and kserve.source would make valid examples download from elsewhere (or
+# build a source tree, seconds each); bucket.credentialsFile points at files: all three have
+# their own cases in test_bad_inputs.py.
 
 junk = st.one_of(
     st.none(),

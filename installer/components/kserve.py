@@ -8,10 +8,16 @@ the S3 settings. The component also fixes what kustomize's ``namespace:`` leaves
 KServe's objects (Certificate DNS names, ``cert-manager.io/inject-ca-from``, service references
 inside the ConfigMap JSON), restarts the controller when its start-up configuration changes, and
 creates the install namespace for releases that ship none (v0.17+).
+
+KServe comes from its release assets, or, with ``kserve.source``, from a source tarball built by
+upstream's release recipe (:mod:`installer.sourcebuild`): both give the same :class:`Built`, and
+everything after the pre-build treats them alike. The optional parts the parameters leave out
+(:mod:`installer.components.parts`) are left out of either, right after the pre-build.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,16 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import images, locations, objects, prebuild, versions, yamlio
+from installer import images, locations, objects, prebuild, sourcebuild, versions, yamlio
+from installer.components import parts
 from installer.components.base import BuildContext, ConfigureContext, Contribution, JsonPatch
 from installer.errors import BuildError
 from installer.kustomize import FileValue
-from installer.lock import Asset, Lock
+from installer.lock import Asset, Lock, Source
 from installer.objects import Obj, ObjectKey
 from installer.parameters import Parameters, s3_endpoint_parts
 from installer.phases import PHASES, phase_file
 from installer.prebuild import Built
-from installer.sources import Cache, FetchedAsset, assets_for, fetch_all
+from installer.sources import Cache, FetchedAsset, assets_for, fetch_all, source_for
 from installer.yamltext import TextIndex
 
 log = logging.getLogger(__name__)
@@ -264,6 +271,37 @@ def _namespace_object(objs: list[Obj], namespace: str) -> Obj | None:
     }
 
 
+# ---------------------------------------------------------------------------- sources
+
+
+def source_of(params: Parameters, lock: Lock, allow_unpinned: bool) -> Source | None:
+    """The source ``kserve.source`` chooses (None: the release), with its version (the parameter
+    stage made ``kserve.version`` the source's, or had it given for a URL that names none)."""
+    spec = params["kserve.source"]
+    if not spec:
+        return None
+    source = source_for(lock, spec, allow_unpinned)
+    return source if source.version else dataclasses.replace(source, version=params.version)
+
+
+def source_tag(source: Source) -> str | None:
+    """What ``:latest`` becomes in a source build: the tag the source's URL names, as upstream's
+    release recipe does; a commit or a branch keeps ``:latest`` (``images.tag`` overrides)."""
+    ref = versions.archive_ref(source.url)
+    return ref.ref if ref is not None and ref.kind == "tag" else None
+
+
+def _warn_rebuilt(source: Source) -> None:
+    """A rebuilt stand-in is used when it is what the lock pins, with a word on the real one."""
+    if source.rebuilt:
+        log.warning(
+            "kserve source %s: the lock pins a tarball rebuilt from the ref, not the real archive; pin the "
+            "real one with: installer lock add --source %s",
+            source.name,
+            source.url,
+        )
+
+
 # ---------------------------------------------------------------------------- the component
 
 
@@ -273,7 +311,14 @@ class KServe:
     name = versions.KSERVE
 
     def check(self, params: Parameters) -> None:
-        return None
+        """Nothing to refuse here (a source and its version are checked with the parameters);
+        say when ``images.tag`` has no effect."""
+        if params.origins.get("images.tag") and not params["kserve.source"]:
+            log.warning(
+                "images.tag has no effect on a release: its images are tagged already; it sets the tag "
+                "of :latest images in a kserve.source build (from %s)",
+                params.origins["images.tag"],
+            )
 
     @staticmethod
     def _warn(params: Parameters) -> None:
@@ -291,6 +336,9 @@ class KServe:
         return frozenset({params.namespace})
 
     def assets(self, params: Parameters, lock: Lock, allow_unpinned: bool) -> list[Asset]:
+        source = source_of(params, lock, allow_unpinned)
+        if source is not None:
+            return [source.asset]
         resources = list(params["kustomize.resources"])
         return assets_for(lock, versions.KSERVE, params.version, resources, allow_unpinned)
 
@@ -299,13 +347,25 @@ class KServe:
         return fetch_all(assets, ctx.settings, Cache(locations.cache_dir()))
 
     def prebuild(self, params: Parameters, fetched: list[FetchedAsset], ctx: BuildContext) -> Built:
-        return prebuild.build(
-            versions.KSERVE,
-            params.version,
-            fetched,
-            locations.build_dir(),
-            prebuild.BuildOptions(ctx.force, ctx.while_waiting),
-        )
+        """The release's (or the source's) pre-build, without the parts the parameters leave out."""
+        source = source_of(params, ctx.lock, ctx.settings.allow_unpinned)
+        leave_out = parts.left_out(params)
+        if source is None:
+            options = prebuild.BuildOptions(ctx.force, ctx.while_waiting)
+            built = prebuild.build(versions.KSERVE, params.version, fetched, locations.build_dir(), options)
+        else:
+            _warn_rebuilt(source)
+            drop = tuple(p.component for p in leave_out)
+            tag = params["images.tag"] or source_tag(source)
+            built = sourcebuild.build(
+                source,
+                fetched[0],
+                locations.build_dir(),
+                sourcebuild.SourceOptions(tag, drop, ctx.force),
+            )
+        found = parts.removal(built.all_objects(), leave_out)
+        parts.warn_absent([p for p in found.absent if p.component not in built.left_out], params.version)
+        return built.without(found.removed)
 
     def tree(self, params: Parameters, build: Built) -> dict[str, FileValue]:
         return upstream_tree(build)
@@ -314,7 +374,9 @@ class KServe:
         build.add_texts(index)
 
     def source_files(self, build: Built) -> dict[str, Path]:
-        return {upstream_file(p): build.path / phase_file(p) for p in PHASES}
+        """The phase files as the pre-build wrote them, except those of phases that lost objects
+        to a left-out part (those are written from the objects)."""
+        return {upstream_file(p): build.path / phase_file(p) for p in PHASES if p not in build.edited}
 
     def configure(self, objs: list[Obj], ctx: ConfigureContext) -> Contribution:
         params = ctx.params

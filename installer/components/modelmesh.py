@@ -8,21 +8,20 @@ namespace, it builds each directory the installer uses under a kustomization tha
 namespace, and stores the objects under ``kserve-built/modelmesh-serving/<version>/<namespace>/``.
 
 The tarball is read from the fetch cache at run time (upstream files never enter the repository).
-Extraction is strict: regular files only, under one top directory, no absolute or ``..`` paths.
+It is read strictly and in memory (:mod:`installer.tarball`): regular files only, under one top
+directory, no absolute or ``..`` paths; nothing is extracted to disk.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import posixpath
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import images, jsonio, kustomize, locations, versions, yamlio
+from installer import images, jsonio, kustomize, locations, tarball, versions, yamlio
 from installer.components.base import BuildContext, ConfigureContext, Contribution
 from installer.credentials import EtcdCredentials, S3Credentials
 from installer.errors import BuildError, LockError, ParameterError
@@ -46,7 +45,6 @@ DIRECTORIES = {
     "namespace-runtimes": "namespace-runtimes",
 }
 QUICKSTART = "dependencies/quickstart.yaml"
-MAX_TARBALL_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,37 +58,9 @@ class BuiltModelMesh:
 
 
 def read_tarball(path: Path) -> dict[str, str]:
-    """The tarball's text files by path below its single top directory."""
-    files: dict[str, str] = {}
-    tops: set[str] = set()
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:
-                name = posixpath.normpath(member.name)
-                if name.startswith(("/", "../")) or name == ".." or "/../" in name:
-                    raise BuildError(f"{path.name}: unsafe path {member.name!r} in the tarball")
-                if member.isdir():
-                    continue
-                if not member.isfile():
-                    raise BuildError(f"{path.name}: {member.name} is not a regular file")
-                if member.size > MAX_TARBALL_BYTES:
-                    raise BuildError(f"{path.name}: {member.name} is too large ({member.size} bytes)")
-                top, _, rest = name.partition("/")
-                if not rest:
-                    raise BuildError(f"{path.name}: {member.name} is not under a top directory")
-                tops.add(top)
-                handle = tar.extractfile(member)
-                if handle is None:
-                    continue
-                try:
-                    files[rest] = handle.read().decode("utf-8")
-                except UnicodeDecodeError:
-                    continue  # not a manifest: nothing kustomize reads here is binary
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise BuildError(f"{path.name}: not a readable .tar.gz: {exc}") from None
-    if len(tops) != 1:
-        raise BuildError(f"{path.name}: expected one top directory, found {sorted(tops) or 'none'}")
-    return files
+    """The tarball's text files by path below its single top directory (read strictly, in
+    memory: :mod:`installer.tarball`)."""
+    return tarball.read(path).files
 
 
 def wrapper(namespace: str, resource: str) -> str:

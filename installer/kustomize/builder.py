@@ -125,6 +125,7 @@ class _Builder:
         ``kubectl kustomize`` builds one on its own): built on its own."""
         if path in self.built:
             return Accumulator([Res(o) for o in self.built[path]])
+        self.check_cycle(path, where)
         kfile, spec = self.load(path, where)
         if spec.get("kind") == "Component" and not top:
             raise BuildError(f"kustomize: {where}: {path} is a Component; list it under components")
@@ -132,12 +133,17 @@ class _Builder:
         self.accumulate(path, kfile, spec, acc)
         return acc
 
+    def check_cycle(self, path: str, where: str) -> None:
+        """Entering ``path`` again while it is being built is a cycle: named by the file whose
+        entry closes it (``where``), which is the one to fix."""
+        if path in self.stack:
+            raise BuildError(f"kustomize: {where}: cycle: {' -> '.join([*self.stack, path])}")
+
     # ------------------------------------------------------------------ accumulation
 
     def accumulate(self, path: str, kfile: str, spec: dict[str, Any], acc: Accumulator) -> None:
         """Apply one kustomization or component to ``acc``, in kustomize's order (see the module)."""
-        if path in self.stack:
-            raise BuildError(f"kustomize: {kfile}: cycle: {' -> '.join([*self.stack, path])}")
+        self.check_cycle(path, kfile)
         self.stack.append(path)
         self.resources(path, kfile, spec, acc)
         config = TransformerConfig.builtin()
@@ -197,6 +203,7 @@ class _Builder:
     def component(self, path: str, where: str, acc: Accumulator) -> None:
         """A component works on what the including kustomization accumulated so far, as if its
         fields were that kustomization's (kustomize shares the accumulator)."""
+        self.check_cycle(path, where)
         kfile, spec = self.load(path, where)
         if spec.get("kind") != "Component":
             raise BuildError(f"kustomize: {where}: {path} is not a Component (kind: Component)")
