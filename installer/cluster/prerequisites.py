@@ -7,6 +7,9 @@ that a deploy that cannot work stops before applying anything, with the missing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 from installer import params
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.readiness import crd_established, serving
@@ -56,17 +59,21 @@ def _deployment_available(cluster: Cluster, name: str) -> bool:
 
 
 def missing_prerequisites(cluster: Cluster, resolved: params.Parameters) -> list[str]:
-    """What the chosen mode needs that the cluster lacks (empty when ready)."""
+    """What the chosen mode needs that the cluster lacks (empty when ready): the checks its
+    :class:`~installer.components.Mode` names, in that order."""
+    from installer.components import mode_of
+
+    return [m for name in mode_of(resolved).prerequisites for m in CHECKS[name](cluster, resolved)]
+
+
+def _cert_manager_missing(cluster: Cluster, _resolved: params.Parameters) -> list[str]:
+    """cert-manager's CRDs and a webhook that answers: every mode's webhooks need certificates."""
     missing: list[str] = []
     for crd in ("certificates.cert-manager.io", "issuers.cert-manager.io"):
         if not _crd(cluster, crd):
             missing.append(f"cert-manager CRD {crd}")
     if not _deployment_available(cluster, "cert-manager-webhook"):
         missing.append("a ready cert-manager webhook (Deployment cert-manager-webhook)")
-    if resolved.canonical_mode == "Serverless":
-        missing += _serverless_missing(cluster, resolved)
-    if resolved.canonical_mode == "ModelMesh":
-        missing += _modelmesh_missing(cluster, resolved)
     return missing
 
 
@@ -98,3 +105,12 @@ def _modelmesh_missing(cluster: Cluster, resolved: params.Parameters) -> list[st
         if cluster.get(Ref("v1", "Namespace", user)) is None:
             missing.append(f"Namespace {user} (modelmesh.userNamespaces must exist)")
     return missing
+
+
+Check = Callable[[Cluster, params.Parameters], list[str]]
+# What a mode may name in its ``prerequisites`` (installer.components.MODES).
+CHECKS: Final[dict[str, Check]] = {
+    "cert-manager": _cert_manager_missing,
+    "knative-istio": _serverless_missing,
+    "modelmesh-etcd": _modelmesh_missing,
+}

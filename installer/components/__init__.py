@@ -27,12 +27,15 @@ class Mode:
     """``overlay``: the directory under ``overlays/``; ``components``: what it installs;
     ``annotations``: what an InferenceService carries to be served by this mode
     (``installer example``); ``no_effect``: parameters (a key, or a group ending in ``.``) that
-    change nothing in this mode, with why, so that setting one is said rather than ignored."""
+    change nothing in this mode, with why, so that setting one is said rather than ignored;
+    ``prerequisites``: what the cluster must already have, by the names of
+    :data:`installer.cluster.prerequisites.CHECKS` (the cluster side owns how each is checked)."""
 
     overlay: str
     components: tuple[Component, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
     no_effect: Mapping[str, str] = field(default_factory=dict)
+    prerequisites: tuple[str, ...] = ("cert-manager",)
 
 
 KNATIVE_ONLY = "only Serverless uses it (Knative's gateways)"
@@ -51,12 +54,14 @@ MODES: Final = {
             "ask for RawDeployment by annotation",
             "modelmesh.": MODELMESH_ONLY,
         },
+        prerequisites=("cert-manager", "knative-istio"),
     ),
     "ModelMesh": Mode(
         "modelmesh",
         (KSERVE, MODEL_NAMESPACES, MODELMESH),
         {"serving.kserve.io/deploymentMode": "ModelMesh"},
         no_effect={"knative.": KNATIVE_ONLY, "istio.": KNATIVE_ONLY},
+        prerequisites=("cert-manager", "modelmesh-etcd"),
     ),
 }
 BY_NAME: Final[dict[str, Component]] = {c.name: c for c in (KSERVE, MODELMESH)}
