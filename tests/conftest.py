@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -29,9 +30,14 @@ _CHECKOUT_BEFORE: set[str] = set()
 
 
 def _checkout_state() -> set[str]:
-    """What tests could leave in the checkout: pre-built trees and hubctl's work directory."""
+    """What tests could leave in the checkout: pre-built trees, hubctl's work directory, and a
+    changed lock file (each file of kserve-built/ counts with the digest of its content)."""
     built = REPO / "kserve-built"
-    return {p.name for p in built.iterdir()} | ({".installer"} if (REPO / ".installer").exists() else set())
+    state = {
+        f"{p.name} (sha256 {hashlib.sha256(p.read_bytes()).hexdigest()[:12]})" if p.is_file() else p.name
+        for p in built.iterdir()
+    }
+    return state | ({".installer"} if (REPO / ".installer").exists() else set())
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from installer.params import ParameterOptions
 from installer.render import Rendered, render
 from installer.sinks.gitops import write_kustomization
 from installer.sources import FetchSettings
-from tests.conftest import full_parameters, run_cli
+from tests.conftest import REPO, full_parameters, run_cli
 from tests.kustomize_ref import differences, kubectl_kustomize
 from tests.source_tarballs import mirror_tarball, selection, wanted_components
 from tests.test_parts import COMBINATIONS, IDS
@@ -241,3 +244,22 @@ def test_a_commit_pinned_under_a_name_renders_by_that_name(
     )
     assert out.code == 0, out.stderr
     assert "kserve/kserve-controller:latest" in out.stdout and ":v0.20.0" not in out.stdout
+
+
+def test_the_build_script_builds_a_locked_source(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """hack/build-kserve-manifests --source: the pre-built tree of a source, made by our engine."""
+    res = subprocess.run(
+        [sys.executable, str(REPO / "hack" / "build-kserve-manifests"), "--source", "v0.18.1"],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    built = Path(cli_env["INSTALLER_BUILD_DIR"]) / "source"
+    trees = [p for p in built.iterdir() if (p / "objects.json").is_file()]
+    assert len(trees) == 1, sorted(built.iterdir())
+    assert (
+        "kserve v0.18.1: " in res.stdout and not (Path(cli_env["INSTALLER_BUILD_DIR"]) / "v0.18.1").exists()
+    )
