@@ -192,3 +192,26 @@ def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
     shown = lines([d], colour=True)
     assert shown[4] == "\x1b[31m-a\x1b[0m" and shown[5] == "\x1b[32m+b\x1b[0m"
     assert shown[0] == plain[0]
+
+
+def test_undeploy_dry_run_lists_what_it_would_delete_and_deletes_nothing(
+    phases: dict[str, list[Obj]],
+) -> None:
+    from installer.cluster.dryrun import DryRunCluster
+    from installer.cluster.undeploy import undeploy
+    from installer.errors import UserDataError
+    from tests.test_deploy_orchestration import isvc
+
+    cluster = FakeCluster(finalize_after=3)
+    deploy(cluster, phases, NS, opts())
+    before = {k: json.dumps(v, sort_keys=True) for k, v in cluster.objects.items()}
+    cluster.calls.clear()
+    would = undeploy(DryRunCluster(cluster), NS)
+    assert {verb for verb, _ in cluster.calls} <= {"get", "list", "dry-run-delete", "dry-run"}
+    assert {k: json.dumps(v, sort_keys=True) for k, v in cluster.objects.items()} == before
+    assert set(would) == {str(Ref.of(o)) for p in phases.values() for o in p}
+    assert would[-1].startswith("CustomResourceDefinition/") or would[-1].startswith("Namespace/")
+    cluster.apply(isvc(), manager="user")
+    with pytest.raises(UserDataError, match="InferenceService/models/sklearn-iris"):
+        undeploy(DryRunCluster(cluster), NS)  # refused as the real one would be
+    assert undeploy(cluster, NS, force=True) == would

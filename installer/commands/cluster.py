@@ -187,6 +187,7 @@ def diff_cmd(
     show_default=True,
     help="Seconds to wait for the deleted objects to be gone.",
 )
+@dry_run_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @pass_context
 def undeploy_cmd(
@@ -205,7 +206,10 @@ def undeploy_cmd(
     request = operations.UndeployRequest(**{**options, "quiet": quiet_progress(options["quiet"])})
     ns = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ).namespace
     deleted = operations.undeploy_install(ns, cluster_opts, request)
-    click.echo(f"deleted {len(deleted)} objects")
+    if request.dry_run:  # what a real undeploy would delete, one line each
+        for ref in deleted:
+            click.echo(f"delete {ref}")
+    click.echo(("dry run: " if request.dry_run else "") + f"deleted {len(deleted)} objects")
 
 
 @click.command("status")
