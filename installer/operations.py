@@ -163,12 +163,16 @@ def render_fleet(
 
 
 def connect(opts: ClusterOptions) -> Cluster:
-    """A checked connection: a missing kubeconfig or an unreachable server fails here."""
+    """A checked connection: a missing kubeconfig or an unreachable server fails here. Throttled
+    requests are retried after the server's Retry-After; a response cut off is one error line
+    (:mod:`installer.cluster.resilient`)."""
     from installer.cluster.kube import connect as kube_connect
+    from installer.cluster.resilient import guarded
 
     if opts.kubeconfig is not None and not Path(opts.kubeconfig).is_file():
         raise UsageError(f"--kubeconfig {opts.kubeconfig}: no such file")
-    return kube_connect(opts.kubeconfig, opts.context)
+    cluster: Cluster = guarded(kube_connect(opts.kubeconfig, opts.context))
+    return cluster
 
 
 def require_prerequisites(cluster: Cluster, resolved: Parameters) -> None:
