@@ -70,6 +70,23 @@ def _describe(method: str, args: tuple[Any, ...]) -> str:
     return method
 
 
+def _named(exc: ClusterError, method: str, args: tuple[Any, ...]) -> ClusterError:
+    """The error, saying a read was a read (the client names only the object) and that a 429
+    was retried; any other error as it is."""
+    message = exc.message
+    described = _describe(method, args)
+    if method == "get" and not message.startswith(described) and message.startswith(described[4:]):
+        message = f"get {message}"
+    if exc.code == 429:
+        message += f" (still throttled after {THROTTLE_RETRIES} retries, each after the server's Retry-After)"
+    if message == exc.message:
+        return exc
+    error = type(exc).__new__(type(exc))
+    error.__dict__.update(exc.__dict__)
+    error.args = (message,)
+    return error
+
+
 class Guarded:
     """A cluster whose calls turn a connection broken mid-response into one ClusterError."""
 
@@ -88,16 +105,7 @@ class Guarded:
         try:
             return fn(*args, **kwargs)
         except ClusterError as exc:
-            if exc.code != 429:
-                raise
-            raise ClusterError(
-                f"{exc.message} (still throttled after {THROTTLE_RETRIES} retries, each after the "
-                "server's Retry-After)",
-                exc.code,
-                exc.reason,
-                exc.details,
-                exc.causes,
-            ) from None
+            raise _named(exc, name, args) from None
         except (HTTPError, http.client.HTTPException) as exc:
             server = getattr(self.inner, "server", "the API server")
             raise ClusterError(
