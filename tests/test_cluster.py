@@ -1647,3 +1647,50 @@ def test_diff_shows_values_and_never_a_secret_and_undeploy_dry_run_deletes_nothi
     assert installer(tmp_path, upstream, "status", "--set", f"kserve.namespace={ns}").stdout, (
         "still installed"
     )
+
+
+@pytest.mark.timeout(1800)  # deploys of v0.18+ take tens of seconds on a loaded server
+def test_api_server_that_stops_mid_phase_then_deploy_converges(
+    tmp_path: Path, upstream: Path, ns: str
+) -> None:
+    """The API server goes away (a proxy in front of it is cut) while deploy applies the
+    namespaced phase: one error line naming the call it was making, exit 1; the next deploy,
+    against the server that answers again, converges and diff then says nothing would change."""
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import proxy
+
+    config = yaml.safe_load(Path(KUBECONFIG).read_text())
+    server = urlsplit(config["clusters"][0]["cluster"]["server"])
+    env = {**os.environ, **_env(tmp_path)}
+    env.pop("HUB_COMPONENT", None)
+    with proxy(server.hostname or "127.0.0.1", server.port or 443) as cut_off:
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{cut_off.port}"
+        via_proxy = tmp_path / "kubeconfig-proxy"
+        via_proxy.write_text(yaml.safe_dump(config))
+        argv = [a if a != KUBECONFIG else str(via_proxy) for a in deploy_argv(upstream, ns)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "installer", *argv],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("namespaced: applying"):
+                cut_off.cut()
+                break
+        seen += proc.stderr.readlines()
+        proc.wait()
+    errors = [line for line in seen if line.startswith("error: ")]
+    assert proc.returncode == 1, "".join(seen)
+    assert len(errors) == 1 and errors[0] == seen[-1], "".join(seen)
+    assert f"127.0.0.1:{cut_off.port}" in errors[0] and "Traceback" not in "".join(seen), errors
+    assert re.match(r"error: (apply|get|list|read|wait|the API server|cannot reach)", errors[0]), errors[0]
+    _deploy_ok(deploy(tmp_path, upstream, ns))
+    if ADMISSION_OFF:
+        assert installer(tmp_path, upstream, "diff", "--set", f"kserve.namespace={ns}").returncode == 0
