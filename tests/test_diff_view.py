@@ -215,3 +215,14 @@ def test_undeploy_dry_run_lists_what_it_would_delete_and_deletes_nothing(
     with pytest.raises(UserDataError, match="InferenceService/models/sklearn-iris"):
         undeploy(DryRunCluster(cluster), NS)  # refused as the real one would be
     assert undeploy(cluster, NS, force=True) == would
+
+
+def test_a_change_the_server_would_refuse_is_shown_over_the_live_object() -> None:
+    from installer.cluster.diff import overlaid
+
+    live = {"spec": {"containers": [{"name": "m", "image": "a", "imagePullPolicy": "IfNotPresent"}], "x": 1}}
+    wanted = {"spec": {"containers": [{"name": "m", "image": "b"}]}}
+    assert overlaid(live, wanted) == {
+        "spec": {"containers": [{"name": "m", "image": "b", "imagePullPolicy": "IfNotPresent"}], "x": 1}
+    }, "defaults the server filled in do not show as removed"
+    assert overlaid({"l": [1, 2]}, {"l": [3]}) == {"l": [3]}

@@ -82,10 +82,13 @@ def _pruned(cluster: Cluster, ref: Ref) -> ObjectDiff:
 
 
 def overlaid(live: Any, wanted: Any) -> Any:
-    """``wanted`` put over ``live`` (maps merged, anything else taken from ``wanted``): roughly
-    what the object would be, for showing a change the server would not dry-run."""
+    """``wanted`` put over ``live`` (maps merged, lists of one length item by item, anything else
+    taken from ``wanted``): roughly what the object would be, for showing a change the server
+    would not dry-run, without the defaults the server filled in showing as removed."""
     if isinstance(live, dict) and isinstance(wanted, dict):
         return {**live, **{k: overlaid(live.get(k), v) for k, v in wanted.items()}}
+    if isinstance(live, list) and isinstance(wanted, list) and len(live) == len(wanted):
+        return [overlaid(a, b) for a, b in zip(live, wanted, strict=True)]
     return wanted
 
 
