@@ -845,3 +845,37 @@ def _nothing_extracted(c: Ctx) -> None:
     assert written <= {"cache", "http-mirror"}, written
     cached = [p.relative_to(c.path("cache")).parts for p in c.path("cache").rglob("*") if p.is_file()]
     assert all(parts[0] in ("sha256", "validated") for parts in cached), cached
+
+
+def test_the_catalogue_keeps_what_it_must_cover() -> None:
+    """Issue 19 item 9: at least 80 cases, among them these faults (a case renamed or dropped
+    must be replaced, not lost)."""
+    names = {c.name for c in CATALOGUE}
+    required = {
+        "no config",
+        "a cycle",
+        "a missing resource",
+        "an unsupported kustomize field",
+        "a path escaping the prefix",
+        "a symlink",
+        "a tampered tarball",
+        "429 with Retry-After, for good",
+        "500 from the API server",
+        "503 from the API server",
+        "a list dropped mid-response",
+        "the API server stops in the middle of a phase",
+    }
+    assert len(CATALOGUE) >= 80 and len(names) == len(CATALOGUE), "names are unique"
+    assert required <= names, sorted(required - names)
+    flags = " ".join(" ".join(c.name.split()) for c in FLAG_CASES)
+    for flag in (
+        "--force-crd-upgrade",
+        "--wait",
+        "--no-wait",
+        "--timeout",
+        "--dry-run",
+        "-o",
+        "--fleet",
+        "--source",
+    ):
+        assert flag in flags, flag
