@@ -163,12 +163,16 @@ def render_fleet(
 
 
 def connect(opts: ClusterOptions) -> Cluster:
-    """A checked connection: a missing kubeconfig or an unreachable server fails here."""
+    """A checked connection: a missing kubeconfig or an unreachable server fails here. Throttled
+    requests are retried after the server's Retry-After; a response cut off is one error line
+    (:mod:`installer.cluster.resilient`)."""
     from installer.cluster.kube import connect as kube_connect
+    from installer.cluster.resilient import guarded
 
     if opts.kubeconfig is not None and not Path(opts.kubeconfig).is_file():
         raise UsageError(f"--kubeconfig {opts.kubeconfig}: no such file")
-    return kube_connect(opts.kubeconfig, opts.context)
+    cluster: Cluster = guarded(kube_connect(opts.kubeconfig, opts.context))
+    return cluster
 
 
 def require_prerequisites(cluster: Cluster, resolved: Parameters) -> None:
@@ -240,19 +244,26 @@ class UndeployRequest:
     wait: bool = True
     wait_timeout: float = 300.0
     quiet: bool = False
+    dry_run: bool = False
 
 
 def undeploy_install(namespace: str, cluster_opts: ClusterOptions, request: UndeployRequest) -> list[str]:
     """Delete what deploy recorded and, unless told not to, wait until it is gone: a deploy
     started right after must not meet a terminating namespace or CRD."""
+    from installer.cluster.dryrun import DryRunCluster
     from installer.cluster.progress import for_terminal
     from installer.cluster.undeploy import UndeployWait, undeploy
     from installer.cluster.waits import Clock
 
     waiting = UndeployWait(request.wait, Clock(timeout=request.wait_timeout, interval=1.0))
+    cluster = connect(cluster_opts)
     with for_terminal(request.quiet) as progress:
         return undeploy(
-            connect(cluster_opts), namespace, force=request.force, progress=progress, wait=waiting
+            DryRunCluster(cluster) if request.dry_run else cluster,
+            namespace,
+            force=request.force,
+            progress=progress,
+            wait=waiting,
         )
 
 

@@ -453,6 +453,15 @@ class FakeCluster:
         obj.setdefault("status", {}).update(copy.deepcopy(status))
         return copy.deepcopy(obj)
 
+    def delete_dry_run(self, ref: Ref) -> bool:
+        """DELETE with dryRun=All: answered as a delete would be, nothing deleted."""
+        self.calls.append(("dry-run-delete", str(ref)))
+        key = self._key(ref)
+        if key not in self.objects:
+            return False
+        self._convert(key, None)
+        return True
+
     def delete(self, ref: Ref) -> bool:
         self.calls.append(("delete", str(ref)))
         key = self._key(ref)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import fake_apiserver
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.mirror_server import MirrorServer, serve
 from tests.source_tarballs import ARCHIVE, Edits, regular, symlink, top_of, variant
 from tests.test_cli_params import CASES as PARAMETER_CASES
@@ -569,6 +569,182 @@ CATALOGUE: list[Case] = (
 )
 
 
+def _kc(c: Ctx) -> list[str]:
+    return ["--kubeconfig", str(c.path("kc"))]
+
+
+def _unreachable(c: Ctx) -> None:
+    fake_apiserver.kubeconfig(f"http://127.0.0.1:{_free_port()}", c.path("kc"))
+
+
+def _own_lock(c: Ctx) -> None:
+    """A copy of the lock for `lock add` cases: a refusal must leave it as it was."""
+    shutil.copy(REPO / "kserve-built" / "sources.lock.yaml", c.path("lock.yaml"))
+    c.env["INSTALLER_LOCK"] = str(c.path("lock.yaml"))
+
+
+def _flag(name: str, args: list[str], culprit: str, setup: Callable[[Ctx], object] = _unreachable) -> Case:
+    """A flag given a value it cannot take: refused by the command line, before any connection."""
+    return Case(
+        "flags", name, lambda c: [*args, *(_kc(c) if args[0] != "lock" else [])], 2, _const(culprit), setup
+    )
+
+
+# Newer flags, each misused: exit 2 before anything is fetched, connected to or written.
+FLAG_CASES: list[Case] = [
+    _flag(
+        "--force-crd-upgrade with a value",
+        ["deploy", "--force-crd-upgrade=yes"],
+        "'--force-crd-upgrade' does not take a value",
+    ),
+    _flag(
+        "deploy --concurrency 0", ["deploy", "--concurrency", "0"], "'--concurrency': 0 is not in the range"
+    ),
+    _flag(
+        "undeploy --timeout 0", ["undeploy", "--timeout", "0"], "'--timeout': 0.0 is not in the range x>=1"
+    ),
+    _flag("undeploy --timeout that is no number", ["undeploy", "--timeout", "soon"], "'--timeout': 'soon'"),
+    _flag("undeploy --wait with a value", ["undeploy", "--wait=yes"], "'--wait' does not take a value"),
+    _flag(
+        "undeploy --no-wait with a value", ["undeploy", "--no-wait=1"], "'--no-wait' does not take a value"
+    ),
+    _flag("undeploy --dry-run=client", ["undeploy", "--dry-run=client"], "client has no meaning here"),
+    _flag(
+        "deploy --dry-run=sever (a typo)", ["deploy", "--dry-run=sever"], "'sever' is not one of server, none"
+    ),
+    _flag("diff --dry-run (diff is always one)", ["diff", "--dry-run"], "No such option '--dry-run'"),
+    _flag("diff -o yaml", ["diff", "-o", "yaml"], "'-o' / '--output': 'yaml' is not one of 'text', 'json'"),
+    _flag("status -o table", ["status", "-o", "table"], "'table' is not one of 'text', 'json'"),
+    _flag("lock list -o xml", ["lock", "list", "-o", "xml"], "'xml' is not one of"),
+    _flag(
+        "lock add --source that is no URL",
+        ["lock", "add", "--source", "not-a-url"],
+        "--source: 'not-a-url' is not an http(s) URL",
+        _own_lock,
+    ),
+    _flag(
+        "lock add --source without a release tag",
+        ["lock", "add", "--source", "https://example.com/x.tar.gz"],
+        "--source https://example.com/x.tar.gz: the URL names no KServe release tag",
+        _own_lock,
+    ),
+    _flag(
+        "lock add --entry-point escaping the tarball",
+        [
+            "lock",
+            "add",
+            "--source",
+            f"https://github.com/kserve/kserve/archive/refs/tags/{SOURCE}.tar.gz",
+            "--entry-point",
+            "../etc",
+        ],
+        "--entry-point: '../etc' must be a relative path inside the tarball",
+        _own_lock,
+    ),
+    _flag(
+        "lock add --name without --source",
+        ["lock", "add", "--version", SOURCE, "--name", "x"],
+        "--name goes with --source",
+        _own_lock,
+    ),
+    Case(
+        "flags",
+        "render --fleet without --output-dir",
+        lambda c: ["render", "--fleet", str(c.path("fleet.yaml"))],
+        2,
+        _const("--fleet writes a tree: give it --output-dir DIR"),
+        _write("fleet.yaml", b"clusters: []\n"),
+    ),
+    Case(
+        "flags",
+        "render --fleet with -o json",
+        lambda c: ["render", "--fleet", str(c.path("fleet.yaml")), "-o", "json"],
+        2,
+        _const("--fleet writes a tree, not -o json"),
+        _write("fleet.yaml", b"clusters: []\n"),
+    ),
+    Case(
+        "flags",
+        "render --fleet of a missing file",
+        lambda c: ["--fleet", str(c.path("fleet.yaml"))],
+        2,
+        _const("fleet.yaml: fleet file not found"),
+    ),
+    Case(
+        "flags",
+        "render --fleet of a list",
+        lambda c: ["--fleet", str(c.path("fleet.yaml"))],
+        2,
+        _const("a fleet file must be a mapping, got list"),
+        _write("fleet.yaml", b"- a\n- b\n"),
+    ),
+]
+
+# A busy or broken API server (tests/fake_apiserver.py): exit 1, one line naming the call.
+FAULT_CASES: list[Case] = [
+    Case(
+        "cluster",
+        "429 with Retry-After, for good",
+        lambda c: ["undeploy", *_kc(c)],
+        1,
+        _const(
+            "HTTP 429 TooManyRequests: too many requests, please try again later (still throttled after 5 retries"
+        ),
+        api="throttle",
+    ),
+    Case(
+        "cluster",
+        "500 from the API server",
+        lambda c: ["undeploy", *_kc(c)],
+        1,
+        _const("ConfigMap/kserve/kserve-installer-inventory: HTTP 500 InternalError"),
+        api="error-500",
+    ),
+    Case(
+        "cluster",
+        "503 from the API server",
+        lambda c: ["status", *_kc(c)],
+        1,
+        _const("ConfigMap/kserve/kserve-installer-inventory: HTTP 503 ServiceUnavailable"),
+        api="error-503",
+    ),
+    Case(
+        "cluster",
+        "a list dropped mid-response",
+        lambda c: ["check", *_kc(c)],
+        1,
+        _const("list Deployment: the connection to http://127.0.0.1:"),
+        api="drop",
+    ),
+    Case(
+        "cluster",
+        "discovery dropped mid-response",
+        lambda c: ["undeploy", *_kc(c)],
+        1,
+        _const("API discovery failed at http://127.0.0.1:"),
+        api="drop-discovery",
+    ),
+    Case(
+        "cluster",
+        "the API server stops in the middle of a phase",
+        lambda c: ["deploy", "--skip-checks", *_kc(c)],
+        1,
+        lambda c: "error: apply ",
+        api="stop-after-3",
+        fetches=True,
+    ),
+    Case(
+        "cluster",
+        "diff against a server that keeps failing (an error: exit 2)",
+        lambda c: ["diff", *_kc(c)],
+        2,
+        _const("HTTP 500 InternalError"),
+        api="error-500",
+        fetches=True,
+    ),
+]
+
+
 def _place(c: Ctx, rel: str, data: bytes) -> None:
     dest = c.http.root / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -583,6 +759,20 @@ def scratch_mirror(tmp_path: Path, upstream: Path) -> Path:
     return root
 
 
+CATALOGUE += FLAG_CASES + FAULT_CASES
+COMMANDS = ("render", "deploy", "diff", "undeploy", "status", "check", "lock")
+MIRRORED = ("render", "deploy", "diff", "undeploy", "status", "check")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but the scratch mirror, with its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).parts[0] != "http-mirror"
+    }
+
+
 @pytest.mark.parametrize("case", CATALOGUE, ids=[f"{c.kind}: {c.name}" for c in CATALOGUE])
 def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: Path) -> None:
     with serve(scratch_mirror) as http:
@@ -590,11 +780,11 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
         case.setup(c)
         out = c.path("out")
         args = case.args(c)
-        if args and args[0] in ("deploy", "diff"):
+        if args and args[0] in COMMANDS:
             command, rest = args[0], args[1:]
         else:
             command, rest = "render", ["--output-dir", str(out), *args]
-        if "--mirror" not in rest:
+        if command in MIRRORED and "--mirror" not in rest:
             rest += ["--mirror", str(upstream)]
         env = {
             "INSTALLER_CACHE_DIR": str(c.path("cache")),
@@ -609,8 +799,10 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
         if case.api:
             with fake_apiserver.serve(case.api) as api:
                 fake_apiserver.kubeconfig(api, c.path("kc"))
+                files = _files(tmp_path)
                 res = run_cli(command, *rest, env=env)
         else:
+            files = _files(tmp_path)
             res = run_cli(command, *rest, env=env)
         lines = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
         assert res.code == case.code, res.stderr
@@ -627,9 +819,18 @@ def test_bad_input(case: Case, tmp_path: Path, upstream: Path, scratch_mirror: P
             )
             assert after == before, "the output is unchanged"
             assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")], "no temporary tree left"
+        # Parameters that passed may be remembered as passing (cache/validated); nothing else.
+        written = {
+            k: v
+            for k, v in _files(tmp_path).items()
+            if files.get(k) != v and not k.startswith("cache/validated/")
+        }
         if not case.fetches:
             assert http.requests == [], "nothing may be fetched"
             assert not (c.path("cache") / "sha256").exists()
+            assert not written, f"nothing may be written: {sorted(written)[:5]}"
+        else:
+            assert {Path(k).parts[0] for k in written} <= {"cache", "built"}, sorted(written)[:5]
         if case.kind == "parameters" or case.kind == "values files":
             assert not c.path("built").exists()
             assert not c.path("cache").exists(), "a refused parameter set writes nothing, not even a cache"
@@ -644,3 +845,37 @@ def _nothing_extracted(c: Ctx) -> None:
     assert written <= {"cache", "http-mirror"}, written
     cached = [p.relative_to(c.path("cache")).parts for p in c.path("cache").rglob("*") if p.is_file()]
     assert all(parts[0] in ("sha256", "validated") for parts in cached), cached
+
+
+def test_the_catalogue_keeps_what_it_must_cover() -> None:
+    """Issue 19 item 9: at least 80 cases, among them these faults (a case renamed or dropped
+    must be replaced, not lost)."""
+    names = {c.name for c in CATALOGUE}
+    required = {
+        "no config",
+        "a cycle",
+        "a missing resource",
+        "an unsupported kustomize field",
+        "a path escaping the prefix",
+        "a symlink",
+        "a tampered tarball",
+        "429 with Retry-After, for good",
+        "500 from the API server",
+        "503 from the API server",
+        "a list dropped mid-response",
+        "the API server stops in the middle of a phase",
+    }
+    assert len(CATALOGUE) >= 80 and len(names) == len(CATALOGUE), "names are unique"
+    assert required <= names, sorted(required - names)
+    flags = " ".join(" ".join(c.name.split()) for c in FLAG_CASES)
+    for flag in (
+        "--force-crd-upgrade",
+        "--wait",
+        "--no-wait",
+        "--timeout",
+        "--dry-run",
+        "-o",
+        "--fleet",
+        "--source",
+    ):
+        assert flag in flags, flag

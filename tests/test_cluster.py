@@ -15,6 +15,7 @@ step after each failing one. Each test works in namespaces of its own and remove
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -1573,3 +1574,123 @@ def test_parts_left_out_deploy_whole(
         again = deploy(tmp_path, upstream, ns, *extra, "--timeout", "300")
         assert again.returncode == 0 and "(0 created, " in again.stdout, again.stdout
         assert ", 0 pruned)" in again.stdout, again.stdout
+
+
+@pytest.mark.timeout(1800)  # deploys of v0.18+ take tens of seconds on a loaded server
+def test_diff_shows_values_and_never_a_secret_and_undeploy_dry_run_deletes_nothing(
+    tmp_path: Path, upstream: Path, ns: str
+) -> None:
+    """A ConfigMap value changed by kubectl shows in `installer diff` as its old and new value
+    (exit 1, text and -o json alike); a changed Secret shows as changed, its values never; and
+    `undeploy --dry-run=server` lists what it would delete and deletes nothing."""
+    if not ADMISSION_OFF:
+        pytest.skip(COMPLETE_ONLY)
+    models = f"{ns}-models"
+    secret_value = f"never-printed-{uuid.uuid4().hex}"
+    creds = tmp_path / "creds.env"
+    creds.write_text(f"AWS_ACCESS_KEY_ID=AKIA-DIFF-TEST\nAWS_SECRET_ACCESS_KEY={secret_value}\n")
+    params = ["--set", f"kserve.namespace={ns}", "--set", f"modelNamespaces={models}"]
+    params += ["--set", f"bucket.credentialsFile={creds}"]
+    _deploy_ok(deploy(tmp_path, upstream, ns, *params[2:]))
+    assert installer(tmp_path, upstream, "diff", *params).returncode == 0
+    patch = {"data": {"deploy": '{"defaultDeploymentMode": "Serverless"}'}}
+    assert (
+        kubectl(
+            "patch", "configmap", "inferenceservice-config", "-n", ns, "--type=merge", "-p", json.dumps(patch)
+        ).returncode
+        == 0
+    )
+    new_secret = f"changed-by-hand-{uuid.uuid4().hex}"
+    set_secret = {"stringData": {"AWS_SECRET_ACCESS_KEY": new_secret}}
+    assert (
+        kubectl(
+            "patch",
+            "secret",
+            "kserve-s3-credentials",
+            "-n",
+            models,
+            "--type=merge",
+            "-p",
+            json.dumps(set_secret),
+        ).returncode
+        == 0
+    )
+    res = installer(tmp_path, upstream, "diff", *params)
+    assert res.returncode == 1, res.stderr
+    cm = f"ConfigMap/{ns}/inferenceservice-config"
+    assert f"--- live/{cm}\n+++ merged/{cm}\n@@ " in res.stdout, res.stdout
+    assert '-  deploy: \'{"defaultDeploymentMode": "Serverless"}\'' in res.stdout, res.stdout
+    assert '+        "defaultDeploymentMode": "RawDeployment"' in res.stdout, res.stdout
+    assert "+  AWS_SECRET_ACCESS_KEY: '*** (after)'" in res.stdout, res.stdout
+    as_json = installer(tmp_path, upstream, "diff", "-o", "json", *params)
+    assert as_json.returncode == 1, as_json.stderr
+    entries = {e["object"]: e for e in json.loads(as_json.stdout)}
+    assert entries[cm]["diff"] in res.stdout and "-  deploy: '{" in entries[cm]["diff"]
+    assert entries[f"Secret/{models}/kserve-s3-credentials"]["action"] == "change"
+    for value in (secret_value, new_secret):
+        for form in (value, base64.b64encode(value.encode()).decode()):
+            assert form not in res.stdout + res.stderr + as_json.stdout + as_json.stderr
+    before = kubectl(
+        "get", "configmap,secret,serviceaccount,deployment,service", "-n", ns, "-o", "name"
+    ).stdout
+    crds = kubectl("get", "crd", "-o", "name").stdout
+    dry = installer(tmp_path, upstream, "undeploy", "--dry-run=server", "--set", f"kserve.namespace={ns}")
+    assert dry.returncode == 0, dry.stderr
+    assert f"delete Namespace/{models}" in dry.stdout and f"delete {cm}" in dry.stdout, dry.stdout
+    assert dry.stdout.splitlines()[-1].startswith("dry run: deleted "), dry.stdout
+    assert (
+        kubectl("get", "configmap,secret,serviceaccount,deployment,service", "-n", ns, "-o", "name").stdout
+        == before
+    )
+    assert kubectl("get", "crd", "-o", "name").stdout == crds
+    assert kubectl("get", "namespace", models, "-o", "jsonpath={.status.phase}").stdout == "Active"
+    assert installer(tmp_path, upstream, "status", "--set", f"kserve.namespace={ns}").stdout, (
+        "still installed"
+    )
+
+
+@pytest.mark.timeout(1800)  # deploys of v0.18+ take tens of seconds on a loaded server
+def test_api_server_that_stops_mid_phase_then_deploy_converges(
+    tmp_path: Path, upstream: Path, ns: str
+) -> None:
+    """The API server goes away (a proxy in front of it is cut) while deploy applies the
+    namespaced phase: one error line naming the call it was making, exit 1; the next deploy,
+    against the server that answers again, converges and diff then says nothing would change."""
+    from urllib.parse import urlsplit
+
+    from tests.tcp_proxy import proxy
+
+    config = yaml.safe_load(Path(KUBECONFIG).read_text())
+    server = urlsplit(config["clusters"][0]["cluster"]["server"])
+    env = {**os.environ, **_env(tmp_path)}
+    env.pop("HUB_COMPONENT", None)
+    with proxy(server.hostname or "127.0.0.1", server.port or 443) as cut_off:
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{cut_off.port}"
+        via_proxy = tmp_path / "kubeconfig-proxy"
+        via_proxy.write_text(yaml.safe_dump(config))
+        argv = [a if a != KUBECONFIG else str(via_proxy) for a in deploy_argv(upstream, ns)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "installer", *argv],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("namespaced: applying"):
+                cut_off.cut()
+                break
+        seen += proc.stderr.readlines()
+        proc.wait()
+    errors = [line for line in seen if line.startswith("error: ")]
+    assert proc.returncode == 1, "".join(seen)
+    assert len(errors) == 1 and errors[0] == seen[-1], "".join(seen)
+    assert f"127.0.0.1:{cut_off.port}" in errors[0] and "Traceback" not in "".join(seen), errors
+    assert re.match(r"error: (apply|get|list|read|wait|the API server|cannot reach)", errors[0]), errors[0]
+    _deploy_ok(deploy(tmp_path, upstream, ns))
+    if ADMISSION_OFF:
+        assert installer(tmp_path, upstream, "diff", "--set", f"kserve.namespace={ns}").returncode == 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from installer.cluster.bodies import MANAGED_BY, TOOL
 from installer.cluster.client import Cluster, Ref
+from installer.cluster.dryrun import DryRunCluster
 from installer.cluster.inventory import INVENTORY, Inventory, read_inventory
 from installer.cluster.progress import LineProgress, Progress
 from installer.cluster.prune import custom_resources_of, release_labels
@@ -75,8 +76,13 @@ def undeploy(
     wait: UndeployWait | None = None,
 ) -> list[str]:
     """Delete what the inventory lists, custom resources first and CRDs last, then wait until it
-    is gone (unless ``wait.enabled`` is off); returns what was deleted."""
+    is gone (unless ``wait.enabled`` is off); returns what was deleted. On a
+    :class:`DryRunCluster` every delete is a server-side dry run: what would be deleted, nothing
+    changed, nothing waited for."""
     report = progress or LineProgress(log.info)
+    dry_run = isinstance(cluster, DryRunCluster)
+    if dry_run:
+        wait = UndeployWait(enabled=False)
     inventory = read_inventory(cluster, namespace)
     if inventory is None:
         report.note(f"nothing to undeploy: no inventory in namespace {namespace}")
@@ -89,7 +95,7 @@ def undeploy(
     if settings.enabled:
         wait_deleted(cluster, deleted, settings.clock, report)
     cluster.delete(Ref("v1", "ConfigMap", INVENTORY, namespace))
-    report.note(f"deleted {len(deleted)} objects")
+    report.note(f"{'dry run: ' if dry_run else ''}deleted {len(deleted)} objects")
     return [str(r) for r in deleted]
 
 

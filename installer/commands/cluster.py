@@ -124,23 +124,44 @@ def check_cmd(
 @parameter_options
 @fetch_options
 @cluster_options
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a unified diff per object (coloured on a terminal unless NO_COLOR); json: a list of "
+    "{object, action, fields, diff}.",
+)
 @pass_context
 def diff_cmd(
-    ctx: Context, params_opts: ParameterOptions, fetch_opts: FetchOptions, cluster_opts: ClusterOptions
+    ctx: Context,
+    output: str,
+    params_opts: ParameterOptions,
+    fetch_opts: FetchOptions,
+    cluster_opts: ClusterOptions,
 ) -> None:
-    """Show what deploy would create, change (field by field) or prune.
+    """Show what deploy would create, change, replace or prune: per object a unified diff of the
+    live object against the API server's dry-run result, Secret values masked.
 
     Exit codes as kubectl diff's: 0 nothing would change, 1 something would, 2 an error.
     """
+    from installer.cluster.diffview import lines, use_colour
+
     try:
         install = prepare(ctx.lock, cluster_opts.parameters(params_opts), fetch_opts)
         changes = operations.diff_install(install, cluster_opts)
     except InstallerError as exc:
         exc.exit_code = max(exc.exit_code, EXIT_USAGE)  # 1 means "differs" here, as in kubectl diff
         raise
-    for d in changes:
-        click.echo(f"{d.action:7s} {d.ref}" + (f": {', '.join(d.fields)}" if d.fields else ""))
-    click.echo(f"{len(changes)} objects would change")
+    if output == "json":
+        click.echo(json.dumps([d.to_dict() for d in changes], indent=2))
+    else:
+        colour = use_colour(sys.stdout)
+        for line in lines(changes, colour):
+            click.echo(line, color=colour)
+        click.echo(f"{len(changes)} objects would change")
     if changes:
         sys.exit(1)
 
@@ -166,6 +187,7 @@ def diff_cmd(
     show_default=True,
     help="Seconds to wait for the deleted objects to be gone.",
 )
+@dry_run_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @pass_context
 def undeploy_cmd(
@@ -184,7 +206,10 @@ def undeploy_cmd(
     request = operations.UndeployRequest(**{**options, "quiet": quiet_progress(options["quiet"])})
     ns = resolve_parameters(ctx.lock, cluster_opts.parameters(params_opts), os.environ).namespace
     deleted = operations.undeploy_install(ns, cluster_opts, request)
-    click.echo(f"deleted {len(deleted)} objects")
+    if request.dry_run:  # what a real undeploy would delete, one line each
+        for ref in deleted:
+            click.echo(f"delete {ref}")
+    click.echo(("dry run: " if request.dry_run else "") + f"deleted {len(deleted)} objects")
 
 
 @click.command("status")
