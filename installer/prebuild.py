@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import jsonio, objects
+from installer import jsonio, objects, yamlio
 from installer.atomic import replace_directory
 from installer.errors import BuildError
 from installer.objects import Obj, ObjectKey
@@ -122,7 +122,9 @@ class Parsed:
 
 
 def _parse_all(texts: list[str]) -> list[tuple[Any, dict[str, str], dict[str, str]]]:
-    return [parse_document(t) for t in texts]
+    # One pause for all blocks: between blocks the collector would scan everything parsed so far.
+    with yamlio.gc_paused():
+        return [parse_document(t) for t in texts]
 
 
 def parse_documents(
