@@ -29,7 +29,7 @@ from installer.parameters import Parameters
 from installer.phases import PHASES, apply_order
 from installer.sources import FetchSettings
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
-from installer.yamltext import TextIndex
+from installer.yamltext import DumpCache, TextIndex
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Rendered:
 
     def text_index(self) -> TextIndex:
         """Original texts of pre-built values, for the YAML writer."""
-        index = TextIndex()
+        index = TextIndex(DumpCache(locations.cache_dir() / "yaml-text"))
         for c in self.parts:
             c.text_index(self.builds[c.name], index)
         return index

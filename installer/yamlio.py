@@ -34,6 +34,8 @@ HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
 # Typed as Any: the C classes are not subclasses of the pure-Python ones in the stubs.
 SafeLoader: Any = yaml.CSafeLoader if HAS_LIBYAML else yaml.SafeLoader
 _SafeDumper: Any = yaml.CSafeDumper if HAS_LIBYAML else yaml.SafeDumper
+# What the bytes of a dump depend on besides the value (caches of dumped text are keyed by it).
+DUMPER = f"pyyaml {yaml.__version__} libyaml {HAS_LIBYAML}"
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ = _TAG + "str", _TAG + "map", _TAG + "seq"

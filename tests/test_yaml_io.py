@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import datetime
 import gc
+import json
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from installer import yamlio
+from installer.yamltext import DumpCache
 from tests.conftest import UPSTREAM
 
 
@@ -236,3 +239,47 @@ def test_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------------------- DumpCache
+
+
+def test_dump_cache_gives_the_dump_and_reads_it_back(tmp_path: Path) -> None:
+    cache = DumpCache(tmp_path)
+    value = {"items": [{"name": f"n{i}", "on": "yes", "n": i, "f": 1.5, "b": True} for i in range(800)]}
+    calls: list[int] = []
+
+    def dump() -> str:
+        calls.append(1)
+        return yamlio.dump({"spec": value})
+
+    first = cache.text("spec", value, 0, dump)
+    again = cache.text("spec", json.loads(json.dumps(value)), 0, dump)  # equal, not the same object
+    assert first == again == reference_dump({"spec": value})
+    assert len(calls) == 1
+    assert cache.text("spec", value, 2, dump) == first
+    assert len(calls) == 2  # the indent is part of the key
+    changed = {"items": [*value["items"][:-1], {**value["items"][-1], "b": 1}]}  # True -> 1
+    assert cache.text("spec", changed, 0, dump) == first
+    assert len(calls) == 3  # a miss: dumped
+
+
+def test_dump_cache_refuses_what_json_cannot_tell_apart(tmp_path: Path) -> None:
+    big = [f"item-{i}" for i in range(4000)]
+    shared = {"a": big, "b": big}  # an alias in YAML, two copies in JSON
+    nan = {"a": big, "x": float("nan")}  # null in JSON, .nan in YAML
+    keys = {"a": big, 1: "x"}
+    for value in (shared, nan, keys):
+        want = reference_dump({"k": value})
+        assert DumpCache(tmp_path).text("k", value, 0, lambda want=want: want) == want  # type: ignore[misc]
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_dump_cache_ignores_damaged_files(tmp_path: Path) -> None:
+    cache = DumpCache(tmp_path)
+    value = [f"item-{i}" for i in range(4000)]
+    good = cache.text("k", value, 0, lambda: yamlio.dump({"k": value}))
+    (stored,) = [p for p in tmp_path.rglob("*") if p.is_file()]
+    stored.write_bytes(stored.read_bytes()[:-10])
+    assert cache.text("k", value, 0, lambda: yamlio.dump({"k": value})) == good
+    assert cache.text("k", value, 0, lambda: "never") == good  # rewritten whole
