@@ -97,6 +97,28 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
     return obj, texts, spec_texts
 
 
+def parse_head(text: str) -> dict[str, Any] | None:
+    """A document's top-level entries other than ``spec``, each block parsed as
+    :func:`parse_document` parses it (so each value is the object's); None when the block split
+    is not clean or there is nothing. What lets the pre-build skip the ``spec`` of a document
+    that a later one replaces: two objects whose heads differ are different objects."""
+    head: dict[str, Any] = {}
+    seen: set[str] = set()
+    try:
+        for key, block in _blocks(text.splitlines(keepends=True), 0):
+            if key in seen:
+                return None
+            seen.add(key)
+            if key != "spec":
+                value = yamlio.load(block)
+                if not isinstance(value, dict) or list(value) != [key]:
+                    return None
+                head[key] = value[key]
+    except Exception:
+        return None
+    return head if seen else None
+
+
 def dump_document(obj: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, str]]:
     """The YAML of an object built here (a source build has no upstream text), block by block:
     (document text, top-level texts, spec child texts), as :func:`parse_document` returns them
