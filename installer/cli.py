@@ -227,7 +227,8 @@ def render_cmd(
     sink = operations.RenderSink(**options)
     sink.check()
     install = prepare(ctx.lock, params_opts, fetch_opts)
-    sink.write(render_install(install, Validation(sink.kube_version)))
+    ahead = sink.output_format == "yaml" or sink.output_dir is not None
+    sink.write(render_install(install, Validation(sink.kube_version, text_ahead=ahead)))
 
 
 def _dry_run(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bool:

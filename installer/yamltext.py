@@ -19,7 +19,7 @@ import hashlib
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +163,9 @@ class DumpCache:
 
     def text(self, key: str, value: Any, indent: int, dump: Callable[[], str]) -> str:
         """``dump()``, the text of ``{key: value}`` indented by ``indent``, from disk if known."""
-        digest = _content_digest(f"{self.FORMAT}\0{indent}\0{key}", value, self.MIN_BYTES)
-        if digest is None:
+        path = self._path(key, value, indent, check=True)
+        if path is None:
             return dump()
-        path = self.root / digest[:2] / digest
         known = _read_checked(path)
         if known is not None:
             return known
@@ -174,17 +173,28 @@ class DumpCache:
         _write_checked(path, text)
         return text
 
+    def holds(self, key: str, value: Any, indent: int) -> bool:
+        """Whether :meth:`text` would find the text on disk, or never looks (small values and
+        values it does not cache); a quick look: a damaged file counts as there."""
+        path = self._path(key, value, indent, check=False)
+        return path is None or path.is_file()
 
-def _content_digest(salt: str, value: Any, min_bytes: int) -> str | None:
+    def _path(self, key: str, value: Any, indent: int, check: bool) -> Path | None:
+        digest = _content_digest(f"{self.FORMAT}\0{indent}\0{key}", value, self.MIN_BYTES, check)
+        return None if digest is None else self.root / digest[:2] / digest
+
+
+def _content_digest(salt: str, value: Any, min_bytes: int, check: bool = True) -> str | None:
     """sha256 of ``value`` as JSON (types and key order kept), or None when JSON would not tell
-    it apart from another value that dumps differently, or it is small."""
+    it apart from another value that dumps differently, or it is small. ``check=False`` skips
+    the walk that looks for such values (for a look that decides nothing about the text)."""
     if not isinstance(value, dict | list):
         return None
     try:
         data = jsonio.dumps(value)
     except (TypeError, ValueError):  # non-string keys, integers beyond 64 bits
         return None
-    if len(data) < min_bytes or not _plain_tree(value):
+    if len(data) < min_bytes or (check and not _plain_tree(value)):
         return None
     return hashlib.sha256(salt.encode() + b"\0" + data).hexdigest()
 
@@ -255,22 +265,36 @@ class TextIndex:
 
     def dump(self, obj: dict[str, Any]) -> str:
         """``obj`` as a YAML document body, reusing original texts of untouched values."""
-        out: list[str] = []
+        return "".join(p if isinstance(p, str) else self._dump(*p) for p in self._parts(obj))
+
+    def missing(self, objs: Iterable[dict[str, Any]]) -> list[tuple[str, Any, int]]:
+        """The large values :meth:`dump` would have to dump for ``objs`` that the cache lacks."""
+        dumped = self._dumped
+        if dumped is None:
+            return []
+        return [p for o in objs for p in self._parts(o) if not isinstance(p, str) and not dumped.holds(*p)]
+
+    def fill(self, values: list[tuple[str, Any, int]]) -> None:
+        """Dump ``values`` (from :meth:`missing`) into the cache."""
+        for key, value, indent in values:
+            self._dump(key, value, indent)
+
+    def _parts(self, obj: dict[str, Any]) -> Iterator[str | tuple[str, Any, int]]:
+        """The document in order: original texts, and (key, value, indent) of what is dumped."""
         for key, value in obj.items():
             hit = self._top.get(id(value))
             if hit is not None and hit[0] == key and hit[2] is value:
-                out.append(hit[1])
-            elif key == "spec" and isinstance(value, dict) and self._spec:
-                out.append("spec:\n" if value else yamlio.dump({key: value}))
+                yield hit[1]
+            elif key == "spec" and isinstance(value, dict) and value and self._spec:
+                yield "spec:\n"
                 for child, cvalue in value.items():
                     chit = self._spec.get(id(cvalue))
                     if chit is not None and chit[0] == child and chit[2] is cvalue:
-                        out.append(chit[1])
+                        yield chit[1]
                     else:
-                        out.append(self._dump(child, cvalue, 2))
+                        yield child, cvalue, 2
             else:
-                out.append(self._dump(key, value, 0))
-        return "".join(out)
+                yield key, value, 0
 
     def _dump(self, key: str, value: Any, indent: int) -> str:
         def dump() -> str:
