@@ -161,10 +161,19 @@ def gc_paused() -> Iterator[None]:
 
 
 def load_all(text: str | bytes) -> Iterator[Any]:
-    """Yield every document of a multi-document YAML stream (empty documents included)."""
-    with gc_paused():
-        docs = list(yaml.load_all(text, Loader=_Loader))
-    return iter(docs)
+    """Yield every document of a multi-document YAML stream (empty documents included), one at
+    a time as :func:`yaml.load_all` does (a caller may stop early), the collector paused while
+    each is parsed."""
+    loader = _Loader(text)
+    try:
+        while True:
+            with gc_paused():
+                if not loader.check_data():
+                    return
+                doc = loader.get_data()
+            yield doc
+    finally:
+        loader.dispose()
 
 
 def load(text: str | bytes) -> Any:
