@@ -265,14 +265,21 @@ class TextIndex:
 
     def dump(self, obj: dict[str, Any]) -> str:
         """``obj`` as a YAML document body, reusing original texts of untouched values."""
-        return "".join(p if isinstance(p, str) else self._dump(*p) for p in self._parts(obj))
+        cached = _cacheable(obj)
+        return "".join(p if isinstance(p, str) else self._dump(*p, cached=cached) for p in self._parts(obj))
 
     def missing(self, objs: Iterable[dict[str, Any]]) -> list[tuple[str, Any, int]]:
         """The large values :meth:`dump` would have to dump for ``objs`` that the cache lacks."""
         dumped = self._dumped
         if dumped is None:
             return []
-        return [p for o in objs for p in self._parts(o) if not isinstance(p, str) and not dumped.holds(*p)]
+        return [
+            p
+            for o in objs
+            if _cacheable(o)
+            for p in self._parts(o)
+            if not isinstance(p, str) and not dumped.holds(*p)
+        ]
 
     def fill(self, values: list[tuple[str, Any, int]]) -> None:
         """Dump ``values`` (from :meth:`missing`) into the cache."""
@@ -296,12 +303,19 @@ class TextIndex:
             else:
                 yield key, value, 0
 
-    def _dump(self, key: str, value: Any, indent: int) -> str:
+    def _dump(self, key: str, value: Any, indent: int, cached: bool = True) -> str:
         def dump() -> str:
             text = yamlio.dump({key: value})
             return _indent(text, indent) if indent else text
 
-        return dump() if self._dumped is None else self._dumped.text(key, value, indent, dump)
+        if self._dumped is None or not cached:
+            return dump()
+        return self._dumped.text(key, value, indent, dump)
+
+
+def _cacheable(obj: dict[str, Any]) -> bool:
+    """Secrets never reach the dump cache: their values stay out of every file but the output."""
+    return obj.get("kind") != "Secret"
 
 
 def _indent(text: str, n: int) -> str:

@@ -283,3 +283,17 @@ def test_dump_cache_ignores_damaged_files(tmp_path: Path) -> None:
     stored.write_bytes(stored.read_bytes()[:-10])
     assert cache.text("k", value, 0, lambda: yamlio.dump({"k": value})) == good
     assert cache.text("k", value, 0, lambda: "never") == good  # rewritten whole
+
+
+def test_secrets_never_reach_the_dump_cache(tmp_path: Path) -> None:
+    from installer.yamltext import TextIndex
+
+    big = {f"key{i}": "c2VjcmV0" * 64 for i in range(100)}
+    index = TextIndex(DumpCache(tmp_path))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": big}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": big}
+    assert index.missing([secret]) == []
+    assert index.dump(secret) == reference_dump(secret)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    assert index.dump(config) == reference_dump(config)
+    assert any(p.is_file() for p in tmp_path.rglob("*"))  # the same data outside a Secret is kept
