@@ -179,7 +179,7 @@ def table(bench: Bench) -> None:
     print(f"mode={bench.args.mode} runs={bench.args.runs} (median wall time; ms/MB: per MB of upstream YAML)")
     head = f"  {'version':9s} {'upstream MB':>11s} {'cold s':>7s} {'cold ms/MB':>10s} {'warm s':>7s}"
     head += f" {'warm ms/MB':>10s} {'kustomize s':>11s} {'cold x':>6s} {'warm x':>6s}"
-    print(head + f" {'cold cpu s':>10s} {'ms/MB':>5s} {'warm cpu s':>10s} {'ms/MB':>5s}")
+    print(head + f" {'cold cpu s':>10s} {'ms/MB':>5s} {'warm cpu s':>10s} {'ms/MB':>5s} {'kust. cpu s':>11s}")
     for version in versions:
         mb = upstream_bytes(version, bench.args.mirror) / 1e6
         cold, warm, ref = bench.measure(*bench.prepare(version))
@@ -188,7 +188,7 @@ def table(bench: Bench) -> None:
             f"  {version:9s} {mb:11.2f} {c:7.3f} {1000 * c / mb:10.0f} {w:7.3f}"
             f" {1000 * w / mb:10.0f} {k:11.3f} {c / k:6.2f} {w / k:6.2f}"
             f" {cold.cpu_median:10.3f} {1000 * cold.cpu_median / mb:5.0f}"
-            f" {warm.cpu_median:10.3f} {1000 * warm.cpu_median / mb:5.0f}"
+            f" {warm.cpu_median:10.3f} {1000 * warm.cpu_median / mb:5.0f} {ref.cpu_median:11.3f}"
         )
 
 
