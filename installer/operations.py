@@ -30,7 +30,7 @@ from installer.prebuild import Built
 from installer.render import Rendered, Validation
 from installer.sinks.gitops import TreeOptions, with_sync_wave, write_gitops, write_kustomization
 from installer.sinks.output import check_target
-from installer.sinks.render import credential_secrets, to_json_list, to_yaml, without_secrets
+from installer.sinks.render import credential_secrets, to_json_list, without_secrets, yaml_documents
 from installer.sources import FetchedAsset
 from installer.validate import KUBERNETES_VERSION
 
@@ -112,7 +112,7 @@ class RenderSink:
         if self.output_format == "json":
             sys.stdout.write(to_json_list(objs))
         else:
-            sys.stdout.write(to_yaml(objs, index))
+            sys.stdout.writelines(yaml_documents(objs, index))
 
 
 def check_fleet_usage(sink: RenderSink, params_opts: ParameterOptions) -> Path:

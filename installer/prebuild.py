@@ -25,25 +25,26 @@ holds a stamp of both).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import jsonio, objects
+from installer import jsonio, objects, yamlio
 from installer.atomic import replace_directory
 from installer.errors import BuildError
 from installer.objects import Obj, ObjectKey
 from installer.phases import PHASES, group_by_phase, phase_file
 from installer.sources import FetchedAsset
-from installer.yamltext import TextIndex, parse_document, split_documents
+from installer.yamltext import TextIndex, parse_document, parse_head, split_documents
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,9 @@ class Parsed:
 
 
 def _parse_all(texts: list[str]) -> list[tuple[Any, dict[str, str], dict[str, str]]]:
-    return [parse_document(t) for t in texts]
+    # One pause for all blocks: between blocks the collector would scan everything parsed so far.
+    with yamlio.gc_paused():
+        return [parse_document(t) for t in texts]
 
 
 def parse_documents(
@@ -179,10 +182,18 @@ def normalize(
         except UnicodeDecodeError as exc:
             raise BuildError(f"{f.asset.url}: not UTF-8 text (byte {exc.start})") from None
         docs.extend((f, i, doc) for i, doc in enumerate(split_documents(text)))
+    texts = [d[2] for d in docs]
+    stand_ins = superseded(texts)
+    todo = [i for i in range(len(texts)) if i not in stand_ins]
     try:
-        results = parse_documents([d[2] for d in docs], while_waiting)
+        parsed = parse_documents([texts[i] for i in todo], while_waiting)
     except Exception as exc:
         raise BuildError(f"upstream YAML does not parse: {' '.join(str(exc).split())}") from None
+    results: list[tuple[Any, dict[str, str], dict[str, str]]] = [(None, {}, {})] * len(texts)
+    for i, result in zip(todo, parsed, strict=True):
+        results[i] = result
+    for i, head in stand_ins.items():
+        results[i] = (head, {}, {})  # never kept: a later document replaces it (see superseded)
 
     kept: dict[ObjectKey, Parsed] = {}
     notes: list[str] = []
@@ -193,6 +204,43 @@ def normalize(
             raise BuildError(f"{f.asset.url}: document {i + 1} is not a Kubernetes object with kind and name")
         keep(kept, notes, Parsed(doc, doc_text, (top, spec)), f.asset.name)
     return list(kept.values()), notes
+
+
+def superseded(texts: list[str]) -> dict[int, Obj]:
+    """Documents that normalization rule 2 certainly replaces by a later one, by index, each with
+    its top-level entries but ``spec`` (:func:`~installer.yamltext.parse_head`) as a stand-in.
+
+    v0.18+ ship their CRDs twice: ``kserve-crds.yaml``, then ``kserve.yaml`` with labels added.
+    The earlier copies (a quarter of v0.20.0's 9 MB) need not be parsed whole: a document is
+    replaced when the next one of its identity differs from it, and heads that differ are
+    objects that differ. So a document is left unparsed when its head differs from the next
+    one's of the same identity and from the previous one's (that comparison, made when it
+    arrives, must come out as with the whole object too). The stand-in then compares as the
+    object would: unequal to both. Only when every document's identity is known (a clean
+    head with kind and name, or an empty document): otherwise nothing is skipped.
+    """
+    heads: list[Obj | None] = []
+    groups: dict[ObjectKey, list[int]] = {}
+    for i, text in enumerate(texts):
+        if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+            heads.append(None)  # an empty document: dropped by rule 1
+            continue
+        head = parse_head(text)
+        if head is None or not head.get("kind") or not isinstance(head.get("metadata"), dict):
+            return {}
+        if not head["metadata"].get("name"):
+            return {}
+        heads.append(head)
+        groups.setdefault(objects.identity(head), []).append(i)
+    out: dict[int, Obj] = {}
+    for group in groups.values():
+        for n, i in enumerate(group):
+            head = heads[i]
+            later = n + 1 < len(group) and heads[group[n + 1]] != head
+            earlier_differs = n == 0 or heads[group[n - 1]] != head
+            if later and earlier_differs and head is not None:
+                out[i] = head
+    return out
 
 
 def keep(kept: dict[ObjectKey, Parsed], notes: list[str], item: Parsed, origin: str) -> None:
@@ -281,23 +329,27 @@ def _contents(groups: dict[str, list[Obj]]) -> dict[str, Any]:
 
 
 def _write_tree(dest: Path, by_phase: dict[str, list[Parsed]], meta: dict[str, Any]) -> None:
-    files: dict[str, bytes] = {}
-    for phase, items in by_phase.items():
-        if items:
-            body = "".join("---\n" + (i.text if i.text.endswith("\n") else i.text + "\n") for i in items)
-            files[phase_file(phase)] = body.encode("utf-8")
-    files[OBJECTS_FILE] = jsonio.dumps({p: [i.obj for i in v] for p, v in by_phase.items()})
-    files[TEXTS_FILE] = jsonio.dumps({p: [i.texts for i in v] for p, v in by_phase.items()})
+    # Each file is made just before it is written (a lazy mapping): v0.20.0's are 7, 2.5 and
+    # 14 MB, and holding them all at once would raise the peak memory of a cold render by a tenth.
+    def phase_text(items: list[Parsed]) -> bytes:
+        body = "".join("---\n" + (i.text if i.text.endswith("\n") else i.text + "\n") for i in items)
+        return body.encode("utf-8")
+
+    files: dict[str, Callable[[], bytes]] = {
+        phase_file(phase): functools.partial(phase_text, items) for phase, items in by_phase.items() if items
+    }
+    files[OBJECTS_FILE] = lambda: jsonio.dumps({p: [i.obj for i in v] for p, v in by_phase.items()})
+    files[TEXTS_FILE] = lambda: jsonio.dumps({p: [i.texts for i in v] for p, v in by_phase.items()})
     write_tree(dest, files, meta)
 
 
-def write_tree(dest: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
-    """Write ``files`` and ``build.json`` into a temporary sibling, then swap it in: readers never
-    see half a tree (:mod:`installer.atomic`)."""
+def write_tree(dest: Path, files: Mapping[str, bytes | Callable[[], bytes]], meta: dict[str, Any]) -> None:
+    """Write ``files`` (bytes, or a function that makes them) and ``build.json`` into a temporary
+    sibling, then swap it in: readers never see half a tree (:mod:`installer.atomic`)."""
 
     def fill(tmp: Path) -> None:
         for name, body in files.items():
-            (tmp / name).write_bytes(body)
+            (tmp / name).write_bytes(body if isinstance(body, bytes) else body())
         # build.json last: its presence with the right stamp is what marks the tree complete.
         (tmp / BUILD_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 

@@ -11,8 +11,11 @@ objects::
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from installer.parameters import Parameters
 from installer.phases import PHASES, apply_order
 from installer.sources import FetchSettings
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
-from installer.yamltext import TextIndex
+from installer.yamltext import DumpCache, TextIndex
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ class Rendered:
 
     def text_index(self) -> TextIndex:
         """Original texts of pre-built values, for the YAML writer."""
-        index = TextIndex()
+        index = TextIndex(DumpCache(locations.cache_dir() / "yaml-text"))
         for c in self.parts:
             c.text_index(self.builds[c.name], index)
         return index
@@ -71,6 +74,8 @@ class Validation:
 
     kubernetes_version: str = KUBERNETES_VERSION
     enabled: bool = True
+    # The caller will write YAML: dump what the writer's cache lacks in a second process meanwhile.
+    text_ahead: bool = False
 
     def warm_up(self) -> Callable[[], object] | None:
         """Loading the core schemas: work to do while the pre-build waits for its parser."""
@@ -97,15 +102,36 @@ def render_selected(
     configured = root_layer(overlay_objs, contributions, params["images.registry"])
     tree.files.update(configured.files)
     phases = apply_order(kustomize.build(tree, ".", built={"overlay": overlay_objs}))
+    rendered = Rendered(phases, tree, builds, configured, parts)
     if validation.enabled:
         version = validation.kubernetes_version
-        report = validate_objects(
-            [o for p in PHASES for o in phases[p]],
-            locations.cache_dir() / "validated" / f"k8s-{version}.json",
-            version,
-        )
+        with text_ahead(rendered) if validation.text_ahead else contextlib.nullcontext():
+            report = validate_objects(
+                rendered.objects, locations.cache_dir() / "validated" / f"k8s-{version}.json", version
+            )
         log.debug("validated %d objects (%d from cache)", report.checked, report.cached)
-    return Rendered(phases, tree, builds, configured, parts)
+    return rendered
+
+
+@contextlib.contextmanager
+def text_ahead(rendered: Rendered) -> Iterator[None]:
+    """While the body runs (validation), a second process dumps the large values the YAML writer
+    will need and its cache (:class:`~installer.yamltext.DumpCache`) lacks, so that the writer
+    reads them back. Cold v0.20.0 has 4 MB of them (the two llmisvc CRDs), about as long to dump
+    as the validation takes. Nothing is started when nothing is missing (a warm render) or there
+    is one core; whatever the second process does not finish, the writer dumps itself."""
+    index = rendered.text_index()
+    todo = index.missing(rendered.objects)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not todo or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield
+        return
+    worker = multiprocessing.get_context("fork").Process(target=index.fill, args=(todo,), daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
 
 
 def render(

@@ -6,14 +6,24 @@ document into its top-level blocks (``apiVersion: ...``, ``metadata:``, ``spec:`
 blocks of ``spec`` into theirs, and parses each block on its own: the parsed value is by
 construction the value of that text. The output stage then writes a value that is still the very
 same object (identity, not equality) as its original text, and dumps only what changed.
+
+What it does dump, when large, it remembers by content (:class:`DumpCache`): a value the engine
+copied without changing it (v0.18+'s two CRDs with a conversion webhook are copied whole, so
+that their conversion service is written the same way whatever the namespace) is dumped once,
+then read back on every later render, byte for byte what the dump wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
-from installer import yamlio
+from installer import jsonio, yamlio
 
 REUSE_MIN_CHARS = 256  # smaller blocks are cheaper to dump again than to carry
 
@@ -87,6 +97,28 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
     return obj, texts, spec_texts
 
 
+def parse_head(text: str) -> dict[str, Any] | None:
+    """A document's top-level entries other than ``spec``, each block parsed as
+    :func:`parse_document` parses it (so each value is the object's); None when the block split
+    is not clean or there is nothing. What lets the pre-build skip the ``spec`` of a document
+    that a later one replaces: two objects whose heads differ are different objects."""
+    head: dict[str, Any] = {}
+    seen: set[str] = set()
+    try:
+        for key, block in _blocks(text.splitlines(keepends=True), 0):
+            if key in seen:
+                return None
+            seen.add(key)
+            if key != "spec":
+                value = yamlio.load(block)
+                if not isinstance(value, dict) or list(value) != [key]:
+                    return None
+                head[key] = value[key]
+    except Exception:
+        return None
+    return head if seen else None
+
+
 def dump_document(obj: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, str]]:
     """The YAML of an object built here (a source build has no upstream text), block by block:
     (document text, top-level texts, spec child texts), as :func:`parse_document` returns them
@@ -113,12 +145,113 @@ def dump_document(obj: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, s
     return "".join(out), texts, spec_texts
 
 
-class TextIndex:
-    """Original texts of values, looked up by the identity of the parsed value."""
+class DumpCache:
+    """The YAML text of large dumped values, on disk by the digest of what decides the text.
 
-    def __init__(self) -> None:
+    The text of ``yamlio.dump`` is a pure function of the value's content, types, key order and
+    shared containers (aliases), and of PyYAML's version; the key is the sha256 of exactly that:
+    values with shared containers, non-finite floats or types JSON cannot tell apart are never
+    cached. Each file starts with the sha256 of its text, so a damaged file is a miss; files
+    are written whole then renamed into place. Small values are not worth a file.
+    """
+
+    MIN_BYTES = 16 * 1024
+    FORMAT = f"1\0{yamlio.DUMPER}"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def text(self, key: str, value: Any, indent: int, dump: Callable[[], str]) -> str:
+        """``dump()``, the text of ``{key: value}`` indented by ``indent``, from disk if known."""
+        path = self._path(key, value, indent, check=True)
+        if path is None:
+            return dump()
+        known = _read_checked(path)
+        if known is not None:
+            return known
+        text = dump()
+        _write_checked(path, text)
+        return text
+
+    def holds(self, key: str, value: Any, indent: int) -> bool:
+        """Whether :meth:`text` would find the text on disk, or never looks (small values and
+        values it does not cache); a quick look: a damaged file counts as there."""
+        path = self._path(key, value, indent, check=False)
+        return path is None or path.is_file()
+
+    def _path(self, key: str, value: Any, indent: int, check: bool) -> Path | None:
+        digest = _content_digest(f"{self.FORMAT}\0{indent}\0{key}", value, self.MIN_BYTES, check)
+        return None if digest is None else self.root / digest[:2] / digest
+
+
+def _content_digest(salt: str, value: Any, min_bytes: int, check: bool = True) -> str | None:
+    """sha256 of ``value`` as JSON (types and key order kept), or None when JSON would not tell
+    it apart from another value that dumps differently, or it is small. ``check=False`` skips
+    the walk that looks for such values (for a look that decides nothing about the text)."""
+    if not isinstance(value, dict | list):
+        return None
+    try:
+        data = jsonio.dumps(value)
+    except (TypeError, ValueError):  # non-string keys, integers beyond 64 bits
+        return None
+    if len(data) < min_bytes or (check and not _plain_tree(value)):
+        return None
+    return hashlib.sha256(salt.encode() + b"\0" + data).hexdigest()
+
+
+def _plain_tree(root: dict[str, Any] | list[Any]) -> bool:
+    """No container reached twice (YAML would write an alias), only str/int/bool/None and finite
+    floats as scalars (what JSON keeps apart; ``nan`` and ``None`` both become ``null``)."""
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        for item in node.values() if type(node) is dict else node:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append(item)
+            elif kind is float:
+                if not math.isfinite(item):
+                    return False
+            elif not (kind is str or kind is int or kind is bool or item is None):
+                return False
+    return True
+
+
+def _read_checked(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() != head:
+        return None
+    return body.decode("utf-8")
+
+
+def _write_checked(path: Path, text: str) -> None:
+    body = text.encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dump-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+class TextIndex:
+    """Original texts of values, looked up by the identity of the parsed value; with a
+    :class:`DumpCache`, the texts of large values dumped before, looked up by content."""
+
+    def __init__(self, dumped: DumpCache | None = None) -> None:
         self._top: dict[int, tuple[str, str, Any]] = {}
         self._spec: dict[int, tuple[str, str, Any]] = {}
+        self._dumped = dumped
 
     def add(self, obj: dict[str, Any], texts: dict[str, str], spec_texts: dict[str, str]) -> None:
         # The value itself is kept with its id, so the id cannot be reused by another object.
@@ -132,22 +265,57 @@ class TextIndex:
 
     def dump(self, obj: dict[str, Any]) -> str:
         """``obj`` as a YAML document body, reusing original texts of untouched values."""
-        out: list[str] = []
+        cached = _cacheable(obj)
+        return "".join(p if isinstance(p, str) else self._dump(*p, cached=cached) for p in self._parts(obj))
+
+    def missing(self, objs: Iterable[dict[str, Any]]) -> list[tuple[str, Any, int]]:
+        """The large values :meth:`dump` would have to dump for ``objs`` that the cache lacks."""
+        dumped = self._dumped
+        if dumped is None:
+            return []
+        return [
+            p
+            for o in objs
+            if _cacheable(o)
+            for p in self._parts(o)
+            if not isinstance(p, str) and not dumped.holds(*p)
+        ]
+
+    def fill(self, values: list[tuple[str, Any, int]]) -> None:
+        """Dump ``values`` (from :meth:`missing`) into the cache."""
+        for key, value, indent in values:
+            self._dump(key, value, indent)
+
+    def _parts(self, obj: dict[str, Any]) -> Iterator[str | tuple[str, Any, int]]:
+        """The document in order: original texts, and (key, value, indent) of what is dumped."""
         for key, value in obj.items():
             hit = self._top.get(id(value))
             if hit is not None and hit[0] == key and hit[2] is value:
-                out.append(hit[1])
-            elif key == "spec" and isinstance(value, dict) and self._spec:
-                out.append("spec:\n" if value else yamlio.dump({key: value}))
+                yield hit[1]
+            elif key == "spec" and isinstance(value, dict) and value and self._spec:
+                yield "spec:\n"
                 for child, cvalue in value.items():
                     chit = self._spec.get(id(cvalue))
                     if chit is not None and chit[0] == child and chit[2] is cvalue:
-                        out.append(chit[1])
+                        yield chit[1]
                     else:
-                        out.append(_indent(yamlio.dump({child: cvalue}), 2))
+                        yield child, cvalue, 2
             else:
-                out.append(yamlio.dump({key: value}))
-        return "".join(out)
+                yield key, value, 0
+
+    def _dump(self, key: str, value: Any, indent: int, cached: bool = True) -> str:
+        def dump() -> str:
+            text = yamlio.dump({key: value})
+            return _indent(text, indent) if indent else text
+
+        if self._dumped is None or not cached:
+            return dump()
+        return self._dumped.text(key, value, indent, dump)
+
+
+def _cacheable(obj: dict[str, Any]) -> bool:
+    """Secrets never reach the dump cache: their values stay out of every file but the output."""
+    return obj.get("kind") != "Secret"
 
 
 def _indent(text: str, n: int) -> str:

@@ -143,3 +143,65 @@ def test_second_build_does_no_work(
     assert json.loads((b.path / prebuild.BUILD_FILE).read_text())["stamp"] != "0" * 64
     assert not [p for p in b.path.parent.iterdir() if p.name.startswith(".")], "no temporary trees left"
     assert os.access(b.path / prebuild.OBJECTS_FILE, os.R_OK)
+
+
+# ---------------------------------------------------------------------------- superseded copies
+
+
+def _crd(name: str, labels: dict[str, str] | None = None, schema: str = "object", order: str = "ms") -> str:
+    meta = {"name": name, **({"labels": labels} if labels else {})}
+    spec = {"group": "x.io", "versions": [{"name": "v1", "schema": {"type": schema}}]}
+    parts = {"m": {"metadata": meta}, "s": {"spec": spec}}
+    head = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+    return "".join(yaml.safe_dump(p, sort_keys=False) for p in [head, *(parts[c] for c in order)])
+
+
+SUPERSEDED_CASES = {
+    "labels added later": [[_crd("a.x.io"), _crd("b.x.io")], [_crd("a.x.io", {"l": "1"}), _crd("b.x.io")]],
+    "identical copies": [[_crd("a.x.io")], [_crd("a.x.io")]],
+    "same head, other spec": [[_crd("a.x.io")], [_crd("a.x.io", schema="string")]],
+    "same object, other order": [[_crd("a.x.io")], [_crd("a.x.io", order="sm")]],
+    "three copies": [
+        [_crd("a.x.io"), _crd("a.x.io", {"l": "1"})],
+        [_crd("a.x.io"), _crd("a.x.io", {"l": "2"})],
+    ],
+    "back and forth": [[_crd("a.x.io", {"l": "1"})], [_crd("a.x.io"), _crd("a.x.io", {"l": "1"}, "string")]],
+    "an unclean document": [[_crd("a.x.io"), "- not\n- a mapping\n"], [_crd("a.x.io", {"l": "1"})]],
+    "empty documents": [["", "# comment\n", _crd("a.x.io")], [_crd("a.x.io", {"l": "1"}), "\n"]],
+}
+
+
+@pytest.mark.parametrize("case", SUPERSEDED_CASES)
+def test_superseded_copies_are_skipped_without_changing_the_build(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever it skips, normalization gives what parsing every document gives: the same
+    objects in the same order, the same texts and the same notes."""
+    from installer.lock import Asset
+    from installer.sources import FetchedAsset
+
+    fetched = []
+    for n, docs in enumerate(SUPERSEDED_CASES[case]):
+        path = tmp_path / f"asset{n}.yaml"
+        path.write_text("---\n".join(docs))
+        fetched.append(
+            FetchedAsset(Asset(path.name, f"https://example.com/{path.name}", None), "0" * 64, path)
+        )
+
+    def outcome() -> Any:
+        try:
+            parsed, notes = prebuild.normalize(fetched)
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+        return [(p.obj, p.text, p.texts) for p in parsed], notes
+
+    skipped = prebuild.superseded(
+        [d for docs in SUPERSEDED_CASES[case] for d in "---\n".join(docs).split("---\n")]
+    )
+    with_skips = outcome()
+    monkeypatch.setattr(prebuild, "superseded", lambda texts: {})
+    assert with_skips == outcome()
+    if case == "labels added later":
+        assert list(skipped) == [0]  # a.x.io's first copy; b.x.io's copies are the same object
+    if case in ("identical copies", "same head, other spec", "an unclean document"):
+        assert skipped == {}
