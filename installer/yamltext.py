@@ -15,6 +15,7 @@ then read back on every later render, byte for byte what the dump wrote.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -156,6 +157,9 @@ class DumpCache:
     """
 
     MIN_BYTES = 16 * 1024
+    # A version holds 2-4 such values per parameter set; this keeps every locked version and
+    # many parameter sets while bounding the disk (issue 19: no cache grows without bound).
+    MAX_FILES = 256
     FORMAT = f"1\0{yamlio.DUMPER}"
 
     def __init__(self, root: Path) -> None:
@@ -171,7 +175,22 @@ class DumpCache:
             return known
         text = dump()
         _write_checked(path, text)
+        self._trim()
         return text
+
+    def _trim(self) -> None:
+        """Drop the least recently written files beyond :attr:`MAX_FILES`. Two processes may
+        trim at once: a file already gone is fine, and a reader of a dropped file just misses."""
+        files = [p for p in self.root.glob("??/*") if len(p.name) == 64]  # not a file being written
+        if len(files) <= self.MAX_FILES:
+            return
+        by_age: list[tuple[float, Path]] = []
+        for p in files:
+            with contextlib.suppress(OSError):
+                by_age.append((p.stat().st_mtime, p))
+        for _, p in sorted(by_age)[: len(by_age) - self.MAX_FILES]:
+            with contextlib.suppress(OSError):
+                p.unlink()
 
     def holds(self, key: str, value: Any, indent: int) -> bool:
         """Whether :meth:`text` would find the text on disk, or never looks (small values and

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import gc
 import json
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,19 @@ def test_secrets_never_reach_the_dump_cache(tmp_path: Path) -> None:
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
     assert index.dump(config) == reference_dump(config)
     assert any(p.is_file() for p in tmp_path.rglob("*"))  # the same data outside a Secret is kept
+
+
+def test_the_dump_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond MAX_FILES the least recently written texts go; the newest stay readable."""
+    monkeypatch.setattr(DumpCache, "MAX_FILES", 3)
+    cache = DumpCache(tmp_path)
+    values = [{"n": i, "pad": "x" * DumpCache.MIN_BYTES} for i in range(6)]
+    seen: set[Path] = set()
+    for i, value in enumerate(values):
+        cache.text("k", value, 0, lambda i=i: f"text {i}\n")  # type: ignore[misc]
+        for new in {p for p in tmp_path.glob("??/*") if len(p.name) == 64} - seen:
+            os.utime(new, (1000 + i, 1000 + i))  # written in this order, whatever the clock's grain
+            seen.add(new)
+    files = [p for p in tmp_path.glob("??/*") if len(p.name) == 64]
+    assert len(files) == 3
+    assert cache.text("k", values[-1], 0, lambda: "dumped again\n") == "text 5\n"
