@@ -11,11 +11,8 @@ objects::
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,8 +71,6 @@ class Validation:
 
     kubernetes_version: str = KUBERNETES_VERSION
     enabled: bool = True
-    # The caller will write YAML: dump what the writer's cache lacks in a second process meanwhile.
-    text_ahead: bool = False
 
     def warm_up(self) -> Callable[[], object] | None:
         """Loading the core schemas: work to do while the pre-build waits for its parser."""
@@ -105,33 +100,11 @@ def render_selected(
     rendered = Rendered(phases, tree, builds, configured, parts)
     if validation.enabled:
         version = validation.kubernetes_version
-        with text_ahead(rendered) if validation.text_ahead else contextlib.nullcontext():
-            report = validate_objects(
-                rendered.objects, locations.cache_dir() / "validated" / f"k8s-{version}.json", version
-            )
+        report = validate_objects(
+            rendered.objects, locations.cache_dir() / "validated" / f"k8s-{version}.json", version
+        )
         log.debug("validated %d objects (%d from cache)", report.checked, report.cached)
     return rendered
-
-
-@contextlib.contextmanager
-def text_ahead(rendered: Rendered) -> Iterator[None]:
-    """While the body runs (validation), a second process dumps the large values the YAML writer
-    will need and its cache (:class:`~installer.yamltext.DumpCache`) lacks, so that the writer
-    reads them back. Cold v0.20.0 has 4 MB of them (the two llmisvc CRDs), about as long to dump
-    as the validation takes. Nothing is started when nothing is missing (a warm render) or there
-    is one core; whatever the second process does not finish, the writer dumps itself."""
-    index = rendered.text_index()
-    todo = index.missing(rendered.objects)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not todo or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        yield
-        return
-    worker = multiprocessing.get_context("fork").Process(target=index.fill, args=(todo,), daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        worker.join()
 
 
 def render(

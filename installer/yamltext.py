@@ -300,11 +300,6 @@ class TextIndex:
             if not isinstance(p, str) and not dumped.holds(*p)
         ]
 
-    def fill(self, values: list[tuple[str, Any, int]]) -> None:
-        """Dump ``values`` (from :meth:`missing`) into the cache."""
-        for key, value, indent in values:
-            self._dump(key, value, indent)
-
     def _parts(self, obj: dict[str, Any]) -> Iterator[str | tuple[str, Any, int]]:
         """The document in order: original texts, and (key, value, indent) of what is dumped."""
         for key, value in obj.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -54,6 +55,18 @@ def dry_run_option(func: F) -> F:
     return option(func)
 
 
+def timeout_option(help_text: str) -> Callable[[F], F]:
+    """kubectl's ``--timeout`` in seconds, as deploy and undeploy wait; only what it bounds differs."""
+    return click.option(
+        "--timeout",
+        "wait_timeout",
+        type=click.FloatRange(min=1),
+        default=300.0,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @click.command("deploy")
 @parameter_options
 @fetch_options
@@ -75,14 +88,7 @@ def dry_run_option(func: F) -> F:
 @click.option(
     "--wait/--no-wait", default=False, show_default=True, help="Wait for the controllers to be ready."
 )
-@click.option(
-    "--timeout",
-    "wait_timeout",
-    type=click.FloatRange(min=1),
-    default=300.0,
-    show_default=True,
-    help="Seconds for each wait (CRDs, webhooks, rollout).",
-)
+@timeout_option("Seconds for each wait (CRDs, webhooks, rollout).")
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=32),
@@ -179,14 +185,7 @@ def diff_cmd(
     show_default=True,
     help="Wait until what was deleted is gone (CRDs and namespaces finalized).",
 )
-@click.option(
-    "--timeout",
-    "wait_timeout",
-    type=click.FloatRange(min=1),
-    default=300.0,
-    show_default=True,
-    help="Seconds to wait for the deleted objects to be gone.",
-)
+@timeout_option("Seconds to wait for the deleted objects to be gone.")
 @dry_run_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only the summary line.")
 @pass_context
