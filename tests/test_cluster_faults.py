@@ -81,3 +81,20 @@ def test_a_server_that_stops_fails_the_call_it_was_answering(tmp_path: Path) -> 
             cluster.apply({**CM, "metadata": {"name": "y", "namespace": "kserve"}})  # type: ignore[attr-defined]
         with pytest.raises(ClusterError, match="ConfigMap/kserve/x"):
             cluster.get(Ref("v1", "ConfigMap", "x", "kserve"))  # type: ignore[attr-defined]
+
+
+def test_discovery_is_asked_of_the_server_each_run_not_read_from_a_shared_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kubernetes client's default keeps discovery in ``$TMPDIR/osrcp-<md5(server URL)>.json``,
+    shared by every process and user: a file left by another run (another cluster at the same
+    URL, or a server that now fails discovery) was read instead of asking the server."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where that shared file would go
+    requests: list[str] = []
+    with fake_apiserver.serve("accept", requests) as api:
+        for _ in range(2):
+            assert _connect(api, tmp_path).dynamic is not None  # type: ignore[attr-defined]
+    assert requests.count("GET /apis") == 2, requests
+    assert not list(tmp_path.glob("osrcp-*.json")), "nothing left in the shared temporary directory"

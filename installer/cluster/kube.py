@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,16 +53,24 @@ class KubernetesCluster:
     def __init__(self, api: Any) -> None:
         self.api = api
         self._dynamic: Any = None
+        self._discovery_dir: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
 
     @property
     def dynamic(self) -> Any:
-        """The dynamic client; made on first use, since it runs API discovery when made."""
+        """The dynamic client; made on first use, since it runs API discovery when made.
+
+        Its discovery cache is this process's own: the client's default is a file in the shared
+        temporary directory named after the server URL only, so a file another run left (another
+        cluster at the same URL, another user's) would be believed instead of asking the server.
+        """
         if self._dynamic is None:
             from kubernetes import dynamic
 
+            self._discovery_dir = tempfile.TemporaryDirectory(prefix="installer-discovery-")
+            cache_file = os.path.join(self._discovery_dir.name, "discovery.json")
             try:
-                self._dynamic = dynamic.DynamicClient(self.api)
+                self._dynamic = dynamic.DynamicClient(self.api, cache_file=cache_file)
             except Exception as exc:
                 raise ClusterError(f"API discovery failed at {self.server}: {root_cause(exc)}") from None
         return self._dynamic
