@@ -469,17 +469,15 @@ def _inventory(ns: str) -> set[tuple[str, str, str, str]]:
     return {(r["apiVersion"], r["kind"], r.get("namespace", ""), r["name"]) for r in json.loads(raw or "[]")}
 
 
-def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> None:
-    """SIGKILL once the CRDs are in and the next phases are being applied, then deploy again."""
+def _deploy_until_namespaced_phase(
+    tmp_path: Path, argv: list[str]
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``installer deploy`` in a child and return once it says it applies the namespaced
+    phase (the CRDs are in), with the progress lines it printed so far."""
     env = {**os.environ, **_env(tmp_path)}
     env.pop("HUB_COMPONENT", None)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "installer",
-            *deploy_argv(upstream, ns),
-        ],
+        [sys.executable, "-m", "installer", *argv],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -491,8 +489,14 @@ def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> Non
     for line in proc.stderr:
         seen.append(line)
         if line.startswith("namespaced: applying"):
-            proc.send_signal(signal.SIGKILL)
             break
+    return proc, seen
+
+
+def test_killed_deploy_converges(tmp_path: Path, upstream: Path, ns: str) -> None:
+    """SIGKILL once the CRDs are in and the next phases are being applied, then deploy again."""
+    proc, seen = _deploy_until_namespaced_phase(tmp_path, deploy_argv(upstream, ns))
+    proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "".join(seen)
     # Killed mid-way: the CRDs are there and the inventory already records the whole intent.
@@ -1662,28 +1666,14 @@ def test_api_server_that_stops_mid_phase_then_deploy_converges(
 
     config = yaml.safe_load(Path(KUBECONFIG).read_text())
     server = urlsplit(config["clusters"][0]["cluster"]["server"])
-    env = {**os.environ, **_env(tmp_path)}
-    env.pop("HUB_COMPONENT", None)
     with proxy(server.hostname or "127.0.0.1", server.port or 443) as cut_off:
         config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{cut_off.port}"
         via_proxy = tmp_path / "kubeconfig-proxy"
         via_proxy.write_text(yaml.safe_dump(config))
         argv = [a if a != KUBECONFIG else str(via_proxy) for a in deploy_argv(upstream, ns)]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "installer", *argv],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc, seen = _deploy_until_namespaced_phase(tmp_path, argv)
+        cut_off.cut()
         assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if line.startswith("namespaced: applying"):
-                cut_off.cut()
-                break
         seen += proc.stderr.readlines()
         proc.wait()
     errors = [line for line in seen if line.startswith("error: ")]
