@@ -1099,6 +1099,11 @@ def _kubectl_applyset(namespace: str, obj: dict[str, Any]) -> subprocess.Complet
 
 
 def test_applyset_lists_exactly_the_inventory(tmp_path: Path, upstream: Path, ns: str) -> None:
+    """After a complete deploy the ApplySet's members are exactly the inventory; after undeploy,
+    none. (With webhooks on no deploy completes: the inventory already records the runtimes the
+    webhook holds back, so the two differ by design.)"""
+    if not ADMISSION_OFF:
+        pytest.skip(COMPLETE_ONLY)
     _deploy_ok(deploy(tmp_path, upstream, ns))
     kinds = _applyset_kinds(ns)
     assert "CustomResourceDefinition.apiextensions.k8s.io" in kinds and "Deployment.apps" in kinds
