@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -68,7 +67,7 @@ class KubernetesCluster:
             from kubernetes import dynamic
 
             self._discovery_dir = tempfile.TemporaryDirectory(prefix="installer-discovery-")
-            cache_file = os.path.join(self._discovery_dir.name, "discovery.json")
+            cache_file = str(Path(self._discovery_dir.name) / "discovery.json")
             try:
                 self._dynamic = dynamic.DynamicClient(self.api, cache_file=cache_file)
             except Exception as exc:
