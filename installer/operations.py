@@ -3,7 +3,7 @@
 Shared by the CLI and the hubctl hooks, so both behave the same; each function takes the
 :class:`~installer.app.Install` the parameter stage produced (or an install namespace) and the
 typed options of its command. The cluster modules are imported when a cluster command runs: a
-render never loads the kubernetes client.
+render never loads the HTTP client.
 """
 
 from __future__ import annotations

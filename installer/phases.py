@@ -37,8 +37,14 @@ PHASE_ANNOTATION: Final = "installer.kserve.io/phase"
 
 @dataclass(frozen=True)
 class Phase:
+    """A step of a deploy. ``served_kinds``: its objects need the CRDs of this deploy Established
+    first (custom resources are of those kinds; the controllers watch them and exit at start if
+    one is not served). Phases without it are applied while the API server establishes the CRDs,
+    which takes it seconds for KServe's large ones."""
+
     name: str
     title: str
+    served_kinds: bool = False
 
 
 TABLE: Final = (
@@ -46,10 +52,13 @@ TABLE: Final = (
     Phase("cluster", "cluster-scoped configuration and RBAC"),
     Phase("namespaced", "namespaced configuration, RBAC and Services"),
     Phase("certificates", "cert-manager Issuers and Certificates"),
-    Phase("workloads", "controllers (Deployments, DaemonSets)"),
+    Phase("workloads", "controllers (Deployments, DaemonSets)", served_kinds=True),
     Phase("webhooks", "admission webhook configurations"),
-    Phase("custom-resources", "custom resources (runtimes, storage containers, LLM configs)"),
+    Phase(
+        "custom-resources", "custom resources (runtimes, storage containers, LLM configs)", served_kinds=True
+    ),
 )
+NEEDS_SERVED_KINDS: Final = frozenset(p.name for p in TABLE if p.served_kinds)
 PHASES: Final = tuple(p.name for p in TABLE)
 PHASE_TITLES: Final = {p.name: p.title for p in TABLE}
 INDEX: Final = {p.name: i for i, p in enumerate(TABLE)}

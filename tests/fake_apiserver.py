@@ -11,7 +11,7 @@ requests by its mode, with the Status bodies kube-apiserver sends:
   rejecting); ``throttle-once``: that once per verb, then ``accept``;
 - ``error-500``, ``error-503``: an internal error, the server unavailable (no Retry-After);
 - ``drop``: as ``accept``, but a list (a collection GET) is cut off mid-response;
-  ``drop-discovery``: the group list is cut off mid-response;
+  ``drop-discovery``: every API resource list is cut off mid-response;
 - ``stop-after-N``: as ``accept`` for N applies; at the next one the server stops (that request
   is dropped unanswered and nothing listens any more).
 
@@ -130,6 +130,7 @@ class _State:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.requests: list[str] = []
+        self.authorizations: list[str] = []  # the Authorization header of each request
         self.applies = 0
         self.throttled: set[str] = set()  # the verbs throttled once (throttle-once)
         self.stop_after = int(mode.rsplit("-", 1)[1]) if mode.startswith("stop-after-") else None
@@ -185,6 +186,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         st = self.state
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         st.requests.append(f"{self.command} {path}")
+        st.authorizations.append(str(self.headers.get("Authorization")))
         if st.stopped.is_set():  # gone: a connection kept alive from before gets no answer either
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -192,7 +194,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if path in DISCOVERY:
-            if path == "/apis" and st.mode == "drop-discovery":
+            if path.startswith(("/api/", "/apis/")) and st.mode == "drop-discovery":
                 return self._cut(DISCOVERY[path])
             return self._send(200, DISCOVERY[path])
         return self._object(path, body)
@@ -239,11 +241,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(mode: str, requests: list[str] | None = None) -> Iterator[str]:
-    """Run a server in ``mode`` (see the module's docstring); ``requests`` collects what it was asked."""
+def serve(mode: str, requests: list[str] | None = None, headers: list[str] | None = None) -> Iterator[str]:
+    """Run a server in ``mode`` (see the module's docstring); ``requests`` collects what it was
+    asked, ``headers`` the Authorization header each request came with."""
     state = _State(mode)
     if requests is not None:
         state.requests = requests
+    if headers is not None:
+        state.authorizations = headers
     handler = type("Handler", (_Handler,), {"state": state})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True

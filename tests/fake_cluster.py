@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from installer.cluster.client import Ref, status_error
@@ -488,6 +488,17 @@ class FakeCluster:
         for key in found:
             self._convert(key, api_version.split("/")[-1])
         return [self._as(self.objects[k], api_version) for k in found]
+
+    def watch(
+        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
+    ) -> Iterator[Obj]:
+        """The objects with these labels as they are now, then the watch ends (as a server's does
+        at its timeout): what changes later is for the polls to see, a read at a time."""
+        self.calls.append(("watch", kind))
+        key, _, value = label_selector.partition("=")
+        for o in self.list(api_version, kind):
+            if (o["metadata"].get("labels") or {}).get(key) == value:
+                yield o
 
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str

@@ -86,15 +86,21 @@ def test_a_server_that_stops_fails_the_call_it_was_answering(tmp_path: Path) -> 
 def test_discovery_is_asked_of_the_server_each_run_not_read_from_a_shared_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The kubernetes client's default keeps discovery in ``$TMPDIR/osrcp-<md5(server URL)>.json``,
+    """The kubernetes client's default kept discovery in ``$TMPDIR/osrcp-<md5(server URL)>.json``,
     shared by every process and user: a file left by another run (another cluster at the same
-    URL, or a server that now fails discovery) was read instead of asking the server."""
+    URL, or a server that now fails discovery) was read instead of asking the server. Each
+    connection asks, once per group version it uses."""
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where that shared file would go
     requests: list[str] = []
     with fake_apiserver.serve("accept", requests) as api:
         for _ in range(2):
-            assert _connect(api, tmp_path).dynamic is not None  # type: ignore[attr-defined]
-    assert requests.count("GET /apis") == 2, requests
+            cluster = _connect(api, tmp_path)
+            for name in ("a", "b"):
+                assert cluster.get(Ref("v1", "ConfigMap", name, "kserve")) is None  # type: ignore[attr-defined]
+            assert cluster.list("apps/v1", "Deployment") == []  # type: ignore[attr-defined]
+    assert requests.count("GET /api/v1") == 2, requests
+    assert requests.count("GET /apis/apps/v1") == 2, requests
+    assert "GET /apis" not in requests, "no discovery of groups the run does not use"
     assert not list(tmp_path.glob("osrcp-*.json")), "nothing left in the shared temporary directory"

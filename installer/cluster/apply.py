@@ -37,6 +37,7 @@ from installer.errors import (
 from installer.objects import Obj, ObjectKey, is_labels_only
 
 MAX_RETRY_DELAY = 5.0
+LIST_CONCURRENCY = 8  # metadata-only lists of a redeploy in flight at once
 # Marks the stand-in returned for an object left untouched (no GET, no apply).
 UNTOUCHED = "__untouched__"
 # Deleting these to replace them would lose what they hold (or everything inside them).
@@ -67,14 +68,19 @@ def live_versions(cluster: Cluster, objs: list[Obj], instance: str) -> dict[Obje
     from installer.cluster.bodies import INSTANCE
 
     kinds = sorted({(str(o["apiVersion"]), str(o["kind"])) for o in objs if not is_labels_only(o)})
-    out: dict[ObjectKey, str] = {}
-    for api_version, kind in kinds:
+
+    def listed(kind: tuple[str, str]) -> dict[tuple[str, str], str]:
         try:
-            found = cluster.resource_versions(api_version, kind, f"{INSTANCE}={instance}")
+            return cluster.resource_versions(*kind, f"{INSTANCE}={instance}")
         except ClusterError:
-            continue  # a kind not served yet, or not readable now: the slow path decides
-        for (namespace, name), rv in found.items():
-            out[Ref(api_version, kind, name, namespace).key] = rv
+            return {}  # a kind not served yet, or not readable now: the slow path decides
+
+    out: dict[ObjectKey, str] = {}
+    # The lists are independent and each waits on the server (the CRDs' one the longest): together.
+    with ThreadPoolExecutor(max_workers=LIST_CONCURRENCY) as pool:
+        for (api_version, kind), found in zip(kinds, pool.map(listed, kinds), strict=True):
+            for (namespace, name), rv in found.items():
+                out[Ref(api_version, kind, name, namespace).key] = rv
     return out
 
 

@@ -1,16 +1,17 @@
 """The few API calls the installer needs, behind one small interface.
 
 :class:`Cluster` is what the orchestration (apply, diff, undeploy, status) is written against.
-:class:`~installer.cluster.kube.KubernetesCluster` implements it with the official kubernetes
-client (dynamic client, server-side apply); tests use a fake with the same behaviour for these
-calls. API errors become the installer's own types here (:mod:`installer.errors`), with the API
-Status kept, so orchestration code never sees an HTTP library.
+:class:`~installer.cluster.kube.KubernetesCluster` implements it over HTTP (urllib3, the API's
+own paths, server-side apply); tests use a fake with the same behaviour for these calls. API
+errors become the installer's own types here (:mod:`installer.errors`), with the API Status
+kept, so orchestration code never sees an HTTP library.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,8 +108,17 @@ class Cluster(Protocol):
     def delete(self, ref: Ref) -> bool:
         """Delete; False if it was already gone (404 is success)."""
 
+    def delete_dry_run(self, ref: Ref) -> bool:
+        """A server-side dry-run delete (``dryRun=All``); False if it is already gone."""
+
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         """Objects of a kind (all namespaces when ``namespace`` is empty); [] if the kind is unknown."""
+
+    def watch(
+        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
+    ) -> Iterator[Obj]:
+        """Objects of a kind with these labels as they change after resourceVersion ``since``,
+        until ``timeout`` seconds pass or the server ends the watch."""
 
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str

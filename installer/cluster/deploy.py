@@ -5,9 +5,11 @@
    upgrade-safety check (:mod:`~installer.cluster.crds`).
 2. Storage version moves the upgrade needs (:mod:`~installer.cluster.crds`).
 3. Each phase of :mod:`installer.phases` is applied (:mod:`~installer.cluster.apply`), then
-   what the next phase needs is waited for: after the CRDs, an intent inventory and every CRD
-   Established; after cert-manager's objects, their Secrets (when cert-manager is there); after
-   the controllers, with ``--wait``, their readiness (a failing Deployment ends the wait at once).
+   what the next phase needs is waited for: after the CRDs, an intent inventory; before the first
+   phase that needs their kinds served (the controllers), every CRD Established, the phases
+   between applied while the server establishes them; after cert-manager's objects, their
+   Secrets (when cert-manager is there); after the controllers, with ``--wait``, their readiness
+   (a failing Deployment ends the wait at once).
 4. Prune (:mod:`~installer.cluster.prune`) and the final inventory, an ApplySet
    (:mod:`~installer.cluster.inventory`).
 """
@@ -39,8 +41,8 @@ from installer.cluster.run import APPLY_CONCURRENCY, ChangeSet, DeployOptions, R
 from installer.cluster.undeploy import UndeployWait, leftovers, undeploy
 from installer.cluster.waits import wait_for, wait_ready
 from installer.errors import ClusterError, WaitTimeoutError
-from installer.objects import Obj, ObjectKey, is_labels_only
-from installer.phases import PHASES
+from installer.objects import Obj, ObjectKey, group_of_api_version, is_labels_only
+from installer.phases import NEEDS_SERVED_KINDS, PHASES
 
 # The CLI and the hubctl hooks import these from here.
 __all__ = [
@@ -114,6 +116,8 @@ def deploy(
             continue
         if phase == "crds":
             move_storage(run, moves)
+        if phase in NEEDS_SERVED_KINDS or steps.of_new_kinds(objs):
+            steps.crds_established()
         run.report.start(phase, len(objs))
         live = apply_phase(run, phase, objs, fast)
         steps.record.add(objs, live, install.labelled)
@@ -155,6 +159,7 @@ class _Steps:
     run: Run
     install: _Install
     record: _Record
+    crds: tuple[list[Obj], list[Obj | None]] | None = None  # applied, not yet waited for
 
     def after(self, phase: str, objs: list[Obj], live: list[Obj | None]) -> None:
         """What the phases after this one need from it."""
@@ -163,14 +168,33 @@ class _Steps:
             return
         if phase == "crds":
             _write_intent(run, self.install)
-            wait_established(run, objs, live, self.record.versions)
+            self.crds = (objs, live)  # waited for before the first phase that needs them
         elif phase == "certificates":
             wait_for_certificate_secrets(run, objs)
         elif phase == "workloads" and run.opts.wait:
             wait_for_workloads(run, objs)
 
+    def of_new_kinds(self, objs: list[Obj]) -> bool:
+        """Whether one of ``objs`` is of a kind whose CRD is not waited for yet (an object that an
+        annotation placed in an earlier phase than its kind's)."""
+        if self.crds is None:
+            return False
+        kinds = {
+            (str(c["spec"].get("group")), str((c["spec"].get("names") or {}).get("kind")))
+            for c in self.crds[0]
+            if c["kind"] == "CustomResourceDefinition"
+        }
+        return any((group_of_api_version(str(o["apiVersion"])), o["kind"]) in kinds for o in objs)
+
+    def crds_established(self) -> None:
+        """Every CRD this deploy applied Established (once): the next phase needs their kinds."""
+        if self.crds is not None:
+            wait_established(self.run, *self.crds, self.record.versions)
+            self.crds = None
+
     def finish(self) -> None:
         """Prune what the new render lacks, then record the install (not on a dry run)."""
+        self.crds_established()  # the inventory records their resourceVersions once Established
         run, install, record = self.run, self.install, self.record
         kept = prune(run, install.old, record.applied, install.created)
         release_dropped_labels(run, install.old, install.labelled)

@@ -9,10 +9,10 @@ a dry run refuses what the real undeploy would refuse.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
-from installer.cluster.client import Cluster, Ref, status_error
-from installer.errors import ClusterError, NotFoundError, root_cause
+from installer.cluster.client import Cluster, Ref
+from installer.errors import ClusterError
 from installer.objects import Obj
 
 
@@ -33,6 +33,11 @@ class DryRunCluster:
     ) -> dict[tuple[str, str], str]:
         return self.inner.resource_versions(api_version, kind, label_selector)
 
+    def watch(
+        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
+    ) -> Iterator[Obj]:
+        return self.inner.watch(api_version, kind, label_selector, since, timeout)
+
     def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
         return self.inner.apply(obj, force=force, dry_run=True)
 
@@ -44,30 +49,7 @@ class DryRunCluster:
 
     def delete(self, ref: Ref) -> bool:
         """A server-side dry-run delete; False if the object is already gone."""
-        own = getattr(self.inner, "delete_dry_run", None)  # a cluster that has one (test fakes)
-        if own is not None:
-            return bool(own(ref))
-        return _kube_delete_dry_run(self.inner, ref)
+        return bool(self.inner.delete_dry_run(ref))
 
-
-def _kube_delete_dry_run(cluster: Any, ref: Ref) -> bool:
-    """DELETE with ``dryRun=All`` through the kubernetes client's dynamic client."""
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
-
-    what = f"delete {ref} (dry run)"
-    try:
-        res = cluster.dynamic.resources.get(api_version=ref.api_version, kind=ref.kind)
-        res.delete(name=ref.name, namespace=ref.namespace or None, dry_run="All")
-    except ResourceNotFoundError:
-        return False  # the kind is gone: so is the object
-    except (ApiException, DynamicApiError) as exc:
-        error = status_error(int(getattr(exc, "status", 0) or 0), getattr(exc, "body", ""), what)
-        if isinstance(error, NotFoundError):
-            return False
-        raise error from None
-    except ClusterError:
-        raise
-    except Exception as exc:
-        raise ClusterError(f"{what}: {cluster.server}: {root_cause(exc)}") from None
-    return True
+    def delete_dry_run(self, ref: Ref) -> bool:
+        return self.delete(ref)

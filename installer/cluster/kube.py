@@ -1,209 +1,299 @@
-"""The :class:`~installer.cluster.client.Cluster` interface on the official kubernetes client."""
+"""The :class:`~installer.cluster.client.Cluster` interface over HTTP: urllib3 and the API's paths.
+
+The installer needs eight calls (get, server-side apply, update, status patch, delete, list, a
+metadata-only list, a version check), so they are made here directly rather than through the
+kubernetes client: that package costs ~0.4 s to import and its dynamic client discovers every API
+group before the first call (a third of an identical redeploy). Discovery here is per group
+version and only for the kinds used: ``GET /apis/<group>/<version>``, asked of the server once
+per process (never read from a file another run left), again once when a kind is missing (a CRD
+applied a moment ago).
+
+Connections come from one urllib3 pool, large enough for ``--concurrency``; throttled requests
+are retried as :mod:`installer.cluster.resilient` says. Bodies are parsed with orjson.
+"""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from installer import jsonio
 from installer.cluster.client import FIELD_MANAGER, Ref, status_error
+from installer.cluster.kubeconfig import Endpoint, load
 from installer.errors import ClusterError, NotFoundError, root_cause
 from installer.objects import Obj
 
 log = logging.getLogger(__name__)
 
+# The API server answers a list with metadata only when asked for this representation.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+MERGE_PATCH = "application/merge-patch+json"
+POOL_SIZE = 32  # the largest --concurrency, plus the main thread's calls
+PING_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
+
 
 def connect(kubeconfig: Path | None = None, context: str | None = None) -> KubernetesCluster:
     """Load a kubeconfig (or in-cluster config) and check the API server answers; one clear error if not."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        if kubeconfig is None and context is None:
-            try:
-                config.load_incluster_config()
-                api = client.ApiClient()
-            except ConfigException:
-                api = config.new_client_from_config(context=context)
-        else:
-            api = config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context
-            )
-    except (ConfigException, FileNotFoundError, TypeError) as exc:
-        where = f" {kubeconfig}" if kubeconfig else ""
-        raise ClusterError(f"no usable kubeconfig{where}: {' '.join(str(exc).split())}") from None
-    api.configuration.retries = 0
-    insecure = not api.configuration.verify_ssl
-    if insecure:
-        import urllib3
-
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    cluster = KubernetesCluster(api)
+    cluster = KubernetesCluster(load(kubeconfig, context))
     cluster.ping()
-    if insecure:  # said once, after the server answered, rather than by urllib3 on every request
-        log.warning("TLS verification is off for %s (insecure-skip-tls-verify)", api.configuration.host)
+    if cluster.endpoint.insecure:  # said once, after the server answered, not on every request
+        log.warning("TLS verification is off for %s (insecure-skip-tls-verify)", cluster.server)
     return cluster
 
 
+class UnreachableError(ClusterError):
+    """No answer at all: the connection could not be made, or timed out."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request to the API server."""
+
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    body: Obj | None = None
+    content_type: str = "application/json"
+    accept: str = "application/json"
+    timeout: float | None = None  # seconds to wait for the answer; None: as long as it takes
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind as the server serves it: where its objects live."""
+
+    base: str  # /api/v1 or /apis/<group>/<version>
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        """The object's URL path, or its collection's (in all namespaces without ``namespace``).
+        A namespaced object named without a namespace is in ``default``, as kubectl has it."""
+        scope = ""
+        if self.namespaced and (namespace or name):
+            scope = f"/namespaces/{quote(namespace or 'default', safe='')}"
+        tail = f"/{quote(name, safe='')}" if name else ""
+        return f"{self.base}{scope}/{self.plural}{tail}"
+
+
 class KubernetesCluster:
-    def __init__(self, api: Any) -> None:
-        self.api = api
-        self._dynamic: Any = None
-        self._discovery_dir: tempfile.TemporaryDirectory[str] | None = None
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.pool = _pool(endpoint)
+        self._kinds: dict[str, dict[str, Resource] | None] = {}  # group version -> kind -> resource
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
-    def dynamic(self) -> Any:
-        """The dynamic client; made on first use, since it runs API discovery when made.
-
-        Its discovery cache is this process's own: the client's default is a file in the shared
-        temporary directory named after the server URL only, so a file another run left (another
-        cluster at the same URL, another user's) would be believed instead of asking the server.
-        """
-        if self._dynamic is None:
-            from kubernetes import dynamic
-
-            self._discovery_dir = tempfile.TemporaryDirectory(prefix="installer-discovery-")
-            cache_file = str(Path(self._discovery_dir.name) / "discovery.json")
-            try:
-                self._dynamic = dynamic.DynamicClient(self.api, cache_file=cache_file)
-            except Exception as exc:
-                raise ClusterError(f"API discovery failed at {self.server}: {root_cause(exc)}") from None
-        return self._dynamic
-
-    @property
     def server(self) -> str:
-        return str(self.api.configuration.host)
+        return self.endpoint.server
+
+    # ------------------------------------------------------------------ transport
+
+    def _request(self, what: str, call: Call) -> Any:
+        """One request; the parsed body, or the API Status as one of our errors."""
+        import urllib3
+
+        url = self.server + call.path + (f"?{urlencode(call.query)}" if call.query else "")
+        headers = {**self.endpoint.headers, "Accept": call.accept, "User-Agent": "kserve-installer"}
+        data = None
+        if call.body is not None:
+            data = jsonio.dumps(call.body)
+            headers["Content-Type"] = call.content_type
+        timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=call.timeout)
+        try:
+            response = self.pool.request(call.method, url, body=data, headers=headers, timeout=timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            if isinstance(getattr(exc, "reason", exc), urllib3.exceptions.ProtocolError):
+                raise ClusterError(
+                    f"{what}: the connection to {self.server} broke mid-response: {root_cause(exc)}"
+                ) from None
+            raise UnreachableError(f"{what}: {self.server}: {root_cause(exc)}", root_cause(exc)) from None
+        if response.status >= 400:
+            raise status_error(response.status, response.data, what)
+        return jsonio.loads(response.data) if response.data else {}
+
+    # ------------------------------------------------------------------ discovery
+
+    def resource(self, api_version: str, kind: str) -> Resource:
+        """Where objects of a kind live; NotFoundError if the server does not serve it."""
+        found = self._discovered(api_version, refresh=False)
+        if found is None or kind not in found:
+            # A CRD applied a moment ago: ask once more before giving up.
+            found = self._discovered(api_version, refresh=True)
+        if found is None or kind not in found:
+            raise NotFoundError(f"the API server has no {api_version} {kind}", 404)
+        return found[kind]
+
+    def _discovered(self, api_version: str, refresh: bool) -> dict[str, Resource] | None:
+        with self._lock:
+            lock = self._locks.setdefault(api_version, threading.Lock())
+        with lock:  # one request per group version, even with several threads asking
+            if refresh or api_version not in self._kinds:
+                self._kinds[api_version] = self._discover(api_version)
+            return self._kinds[api_version]
+
+    def _discover(self, api_version: str) -> dict[str, Resource] | None:
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            listing = self._request(f"API discovery of {api_version}", Call("GET", base))
+        except NotFoundError:
+            return None
+        except ClusterError as exc:
+            raise ClusterError(f"API discovery failed at {self.server}: {exc.message}") from None
+        except Exception as exc:
+            raise ClusterError(f"API discovery failed at {self.server}: {root_cause(exc)}") from None
+        return {
+            str(r["kind"]): Resource(base, str(r["name"]), bool(r.get("namespaced")))
+            for r in listing.get("resources") or []
+            if "/" not in str(r.get("name"))  # subresources
+        }
+
+    # ------------------------------------------------------------------ the calls
 
     def ping(self) -> None:
-        from kubernetes.client import VersionApi
-        from kubernetes.client.exceptions import ApiException
-
         try:
-            VersionApi(self.api).get_code(_request_timeout=10)
-        except ApiException as exc:  # it answered, and said no
-            raise status_error(int(exc.status or 0), exc.body, f"API server {self.server}") from None
-        except Exception as exc:
-            raise ClusterError(f"cannot reach the API server at {self.server}: {root_cause(exc)}") from None
-
-    def _resource(self, api_version: str, kind: str) -> Any:
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-        with self._lock:  # discovery cache is not thread-safe
-            try:
-                return self.dynamic.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                # A CRD applied a moment ago: refresh discovery once before giving up.
-                self.dynamic.resources.invalidate_cache()
-                try:
-                    return self.dynamic.resources.get(api_version=api_version, kind=kind)
-                except ResourceNotFoundError:
-                    raise NotFoundError(f"the API server has no {api_version} {kind}", 404) from None
-
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.dynamic.exceptions import DynamicApiError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ApiException, DynamicApiError) as exc:
-            raise status_error(int(getattr(exc, "status", 0) or 0), getattr(exc, "body", ""), what) from None
-        except Exception as exc:
-            raise ClusterError(f"{what}: {self.server}: {root_cause(exc)}") from None
+            self._request(f"API server {self.server}", Call("GET", "/version", timeout=PING_TIMEOUT))
+        except UnreachableError as exc:
+            raise ClusterError(f"cannot reach the API server at {self.server}: {exc.cause}") from None
 
     def get(self, ref: Ref) -> Obj | None:
         try:
-            res = self._resource(ref.api_version, ref.kind)
-            got = self._call(
-                str(ref), res.get, name=ref.name, namespace=ref.namespace or None, serialize=False
-            )
+            res = self.resource(ref.api_version, ref.kind)
+            got: Obj = self._request(str(ref), Call("GET", res.path(ref.namespace, ref.name)))
         except NotFoundError:
             return None
-        return _json(got)
+        return got
 
-    def _write(self, verb: str, obj: Obj, method: str, **kwargs: Any) -> Obj:
-        """Send ``obj`` with one of the dynamic client's write methods; the server's answer."""
+    def _write(self, verb: str, obj: Obj, method: str, content_type: str, query: dict[str, str]) -> Obj:
         ref = Ref.of(obj)
-        res = self._resource(ref.api_version, ref.kind)
-        got = self._call(
-            f"{verb} {ref}",
-            getattr(res, method),
-            body=obj,
-            name=ref.name,
-            namespace=ref.namespace or None,
-            field_manager=FIELD_MANAGER,
-            serialize=False,
-            **kwargs,
-        )
-        return _json(got)
+        res = self.resource(ref.api_version, ref.kind)
+        path = res.path(ref.namespace, ref.name)
+        query = {"fieldManager": FIELD_MANAGER, **query}
+        got: Obj = self._request(f"{verb} {ref}", Call(method, path, query, obj, content_type))
+        return got
 
     def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
-        extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
-        return self._write("apply", obj, "server_side_apply", force_conflicts=force, **extra)
+        query = {"force": "true"} if force else {}
+        if dry_run:
+            query["dryRun"] = "All"
+        return self._write("apply", obj, "PATCH", APPLY_PATCH, query)
 
     def update(self, obj: Obj) -> Obj:
-        return self._write("update", obj, "replace")
+        return self._write("update", obj, "PUT", "application/json", {})
 
     def patch_status(self, ref: Ref, status: Obj) -> Obj:
-        res = self._resource(ref.api_version, ref.kind).subresources["status"]
-        got = self._call(
-            f"patch the status of {ref}",
-            res.patch,
-            body={"status": status},
-            name=ref.name,
-            namespace=ref.namespace or None,
-            content_type="application/merge-patch+json",
-            field_manager=FIELD_MANAGER,
-            serialize=False,
+        res = self.resource(ref.api_version, ref.kind)
+        path = res.path(ref.namespace, ref.name) + "/status"
+        query = {"fieldManager": FIELD_MANAGER}
+        got: Obj = self._request(
+            f"patch the status of {ref}", Call("PATCH", path, query, {"status": status}, MERGE_PATCH)
         )
-        return _json(got)
+        return got
 
     def delete(self, ref: Ref) -> bool:
+        return self._delete(ref, f"delete {ref}", {})
+
+    def delete_dry_run(self, ref: Ref) -> bool:
+        """A server-side dry-run delete; False if the object (or its kind) is already gone."""
+        return self._delete(ref, f"delete {ref} (dry run)", {"dryRun": "All"})
+
+    def _delete(self, ref: Ref, what: str, query: dict[str, str]) -> bool:
         try:
-            res = self._resource(ref.api_version, ref.kind)
-            self._call(f"delete {ref}", res.delete, name=ref.name, namespace=ref.namespace or None)
+            res = self.resource(ref.api_version, ref.kind)
+            self._request(what, Call("DELETE", res.path(ref.namespace, ref.name), query))
         except NotFoundError:
             return False
         return True
 
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         try:
-            res = self._resource(api_version, kind)
-            got = self._call(f"list {kind}", res.get, namespace=namespace or None, serialize=False)
+            res = self.resource(api_version, kind)
+            got = self._request(f"list {kind}", Call("GET", res.path(namespace)))
         except NotFoundError:
             return []
-        return [dict(item) for item in _json(got).get("items") or []]
+        return [dict(item) for item in got.get("items") or []]
+
+    def watch(
+        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
+    ) -> Iterator[Obj]:
+        """Objects of a kind with these labels, each time one changes after resourceVersion
+        ``since``, for at most ``timeout`` seconds (the server ends the watch then). Stopping the
+        iteration early closes the connection."""
+        import urllib3
+
+        res = self.resource(api_version, kind)
+        seconds = max(1, int(timeout))
+        query = {"watch": "1", "labelSelector": label_selector, "resourceVersion": since}
+        query["timeoutSeconds"] = str(seconds)
+        url = f"{self.server}{res.path()}?{urlencode(query)}"
+        what = f"watch {kind}"
+        headers = {**self.endpoint.headers, "Accept": "application/json", "User-Agent": "kserve-installer"}
+        wait = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=seconds + CONNECT_TIMEOUT)
+        try:
+            response = self.pool.request("GET", url, headers=headers, timeout=wait, preload_content=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterError(f"{what}: {self.server}: {root_cause(exc)}") from None
+        try:
+            if response.status >= 400:
+                raise status_error(response.status, response.read(), what)
+            for line in response:
+                event = jsonio.loads(line) if line.strip() else {}
+                if event.get("type") == "ERROR":  # e.g. 410 Gone: that resourceVersion is too old
+                    status = event.get("object") or {}
+                    raise status_error(int(status.get("code") or 500), status, what)
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    yield event["object"]
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterError(f"{what}: the connection to {self.server} broke: {root_cause(exc)}") from None
+        finally:
+            response.close()  # not back to the pool: the rest of the stream is unread
 
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str
     ) -> dict[tuple[str, str], str]:
         try:
-            res = self._resource(api_version, kind)
-            got = self._call(
-                f"list {kind}",
-                res.get,
-                label_selector=label_selector,
-                header_params={"Accept": METADATA_LIST},
-                serialize=False,
-            )
+            res = self.resource(api_version, kind)
+            query = {"labelSelector": label_selector}
+            got = self._request(f"list {kind}", Call("GET", res.path(), query, accept=METADATA_LIST))
         except NotFoundError:
             return {}
         out: dict[tuple[str, str], str] = {}
-        for item in _json(got).get("items") or []:
+        for item in got.get("items") or []:
             meta = item.get("metadata") or {}
             out[(str(meta.get("namespace") or ""), str(meta.get("name")))] = str(meta.get("resourceVersion"))
         return out
 
 
-# The API server answers a list with metadata only when asked for this representation.
-METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+def _pool(endpoint: Endpoint) -> Any:
+    """One connection pool for the endpoint: TLS as the kubeconfig says, throttling retried."""
+    import urllib3
 
+    from installer.cluster.resilient import throttle_retry
 
-def _json(response: Any) -> Obj:
-    """The response body as plain dicts. The client's ResourceInstance wrapper costs ~20 ms per
-    large CRD to build and convert back; the bytes parse directly (orjson)."""
-    parsed: Obj = jsonio.loads(response.data)
-    return parsed
+    tls: dict[str, Any] = {}
+    if endpoint.server.startswith("https://"):
+        if endpoint.insecure:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            tls.update(cert_reqs="CERT_NONE", assert_hostname=False)
+        else:
+            tls.update(cert_reqs="CERT_REQUIRED", ca_certs=endpoint.ca_file)
+            if endpoint.tls_server_name:
+                tls.update(server_hostname=endpoint.tls_server_name, assert_hostname=endpoint.tls_server_name)
+        if endpoint.cert_file:
+            tls.update(cert_file=endpoint.cert_file, key_file=endpoint.key_file)
+    common: dict[str, Any] = {"maxsize": POOL_SIZE, "retries": throttle_retry(), **tls}
+    if endpoint.proxy_url:
+        return urllib3.ProxyManager(endpoint.proxy_url, **common)
+    return urllib3.PoolManager(**common)

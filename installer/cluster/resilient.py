@@ -10,8 +10,8 @@
   :class:`~installer.errors.ClusterError` naming the call (``list Deployment``, ``apply
   ConfigMap/...``) and the server, not a urllib3 exception.
 
-Both are set up by :func:`guarded` around the client-backed cluster, so the client module
-itself stays as it is.
+The retry is the connection pool's (:mod:`installer.cluster.kube` builds it with
+:func:`throttle_retry`); naming the call is :func:`guarded`'s, around any cluster.
 """
 
 from __future__ import annotations
@@ -48,15 +48,6 @@ def throttle_retry() -> Any:
         backoff_factor=0.5,
         raise_on_status=False,  # the last answer goes back to the client: one error line
     )
-
-
-def honour_retry_after(api: Any) -> None:
-    """Make the kubernetes client's connection pool retry throttled requests (see above)."""
-    pool = getattr(getattr(api, "rest_client", None), "pool_manager", None)
-    if pool is None:
-        return
-    pool.connection_pool_kw["retries"] = throttle_retry()
-    pool.clear()  # pools made before (the version check) are made again with it
 
 
 def _describe(method: str, args: tuple[Any, ...]) -> str:
@@ -114,8 +105,6 @@ class Guarded:
 
 
 def guarded(cluster: Any) -> Any:
-    """The cluster with throttling honoured and broken responses reported (see the module)."""
-    api = getattr(cluster, "api", None)
-    if api is not None:
-        honour_retry_after(api)
+    """The cluster with broken responses reported as one error (see the module); its connection
+    pool retries throttled requests with :func:`throttle_retry`."""
     return Guarded(cluster)
