@@ -4,6 +4,7 @@ server (tests/fake_cluster.py). What only a real server decides is tested in tes
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,38 @@ def test_phases_apply_in_order_and_crds_are_established_first(phases: dict[str, 
         if a and b:
             assert max(a) < min(b), f"{earlier} must be applied before {later}"
     assert cluster.pending == {}, "every CRD was waited for until Established"
+
+
+def test_crds_are_waited_for_after_rbac_and_before_the_controllers(phases: dict[str, list[Obj]]) -> None:
+    """The server takes seconds to establish KServe's large CRDs: the phases that do not need
+    their kinds served are applied meanwhile, the controllers only once every CRD is Established."""
+    cluster = FakeCluster(establish_after=3)
+    deploy(cluster, phases, NS, opts())
+    crds = {str(Ref.of(o)) for o in phases["crds"] if o["kind"] == "CustomResourceDefinition"}
+    last_crd_apply = max(i for i, (verb, ref) in enumerate(cluster.calls) if verb == "apply" and ref in crds)
+    polls = [
+        i
+        for i, (verb, ref) in enumerate(cluster.calls)
+        if verb == "get" and ref in crds and i > last_crd_apply
+    ]
+    applied = {ref: i for i, (verb, ref) in enumerate(cluster.calls) if verb == "apply"}
+    rbac = [applied[str(Ref.of(o))] for o in phases["cluster"] + phases["namespaced"]]
+    controllers = [applied[str(Ref.of(o))] for o in phases["workloads"]]
+    assert polls and max(rbac) < min(polls) and max(polls) < min(controllers)
+    assert ("watch", "CustomResourceDefinition") in cluster.calls
+    assert cluster.pending == {}
+
+
+def test_crds_are_polled_when_the_watch_breaks(phases: dict[str, list[Obj]]) -> None:
+    class NoWatch(FakeCluster):
+        def watch(self, *args: object, **kwargs: object) -> Iterator[Obj]:
+            raise ClusterError("watch CustomResourceDefinition: the connection broke")
+
+    cluster = NoWatch(establish_after=3)
+    changes = deploy(cluster, phases, NS, opts())
+    assert changes.changed == sum(len(v) for v in phases.values()) and cluster.pending == {}
+    inv = read_inventory(cluster, NS)
+    assert inv is not None and all(inv.versions.get(Ref.of(o).key) for o in phases["crds"])
 
 
 def test_second_deploy_changes_nothing(phases: dict[str, list[Obj]]) -> None:
