@@ -270,10 +270,12 @@ class TextIndex:
     def __init__(self, dumped: DumpCache | None = None) -> None:
         self._top: dict[int, tuple[str, str, Any]] = {}
         self._spec: dict[int, tuple[str, str, Any]] = {}
+        self._sources: list[dict[str, Any]] = []
         self._dumped = dumped
 
     def add(self, obj: dict[str, Any], texts: dict[str, str], spec_texts: dict[str, str]) -> None:
         # The value itself is kept with its id, so the id cannot be reused by another object.
+        self._sources.append(obj)
         for key, text in texts.items():
             self._top[id(obj[key])] = (key, text, obj[key])
         spec = obj.get("spec")
@@ -300,16 +302,37 @@ class TextIndex:
             if not isinstance(p, str) and not dumped.holds(*p)
         ]
 
-    def _parts(self, obj: dict[str, Any]) -> Iterator[str | tuple[str, Any, int]]:
-        """The document in order: original texts, and (key, value, indent) of what is dumped."""
+    def copies_missing(self, copied: Callable[[dict[str, Any]], bool]) -> list[tuple[str, Any, int]]:
+        """What :meth:`missing` would say for a private copy of each object added here that
+        ``copied`` selects: a copy shares no value with the pre-build, so no original text
+        stands in for any of its values. Known before the engine runs (what it will copy)."""
+        dumped = self._dumped
+        if dumped is None:
+            return []
+        return [
+            p
+            for o in self._sources
+            if _cacheable(o) and copied(o)
+            for p in self._parts(o, reuse=False)
+            if not isinstance(p, str) and not dumped.holds(*p)
+        ]
+
+    def fill(self, values: Iterable[tuple[str, Any, int]]) -> None:
+        """Dump ``values`` (from :meth:`missing`) into the cache, for a later :meth:`dump`."""
+        for key, value, indent in values:
+            self._dump(key, value, indent)
+
+    def _parts(self, obj: dict[str, Any], reuse: bool = True) -> Iterator[str | tuple[str, Any, int]]:
+        """The document in order: original texts, and (key, value, indent) of what is dumped
+        (everything, for ``reuse=False``: how a copy of ``obj`` would be written)."""
         for key, value in obj.items():
-            hit = self._top.get(id(value))
+            hit = self._top.get(id(value)) if reuse else None
             if hit is not None and hit[0] == key and hit[2] is value:
                 yield hit[1]
             elif key == "spec" and isinstance(value, dict) and value and self._spec:
                 yield "spec:\n"
                 for child, cvalue in value.items():
-                    chit = self._spec.get(id(cvalue))
+                    chit = self._spec.get(id(cvalue)) if reuse else None
                     if chit is not None and chit[0] == child and chit[2] is cvalue:
                         yield chit[1]
                     else:
