@@ -152,7 +152,9 @@ def parse_documents(
         sizes[side] += len(texts[i])
     ctx = multiprocessing.get_context("fork")
     lighter, heavier = (0, 1) if sizes[0] <= sizes[1] else (1, 0)
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    # The collector stays paused until the worker's objects are in: the pool's thread unpickles
+    # them, millions of new objects, and each collection meanwhile would scan the whole heap.
+    with yamlio.gc_paused(), ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         future = pool.submit(_parse_all, [texts[i] for i in halves[heavier]])
         mine = _parse_all([texts[i] for i in halves[lighter]])
         if while_waiting is not None:
