@@ -85,8 +85,12 @@ class Validation:
     dump_ahead: bool = False
 
     def warm_up(self) -> Callable[[], object] | None:
-        """Loading the core schemas: work to do while the pre-build waits for its parser."""
-        return (lambda: core_validator(self.kubernetes_version)) if self.enabled else None
+        """Loading the core schemas: work to do while the pre-build waits for its parser. Not
+        with ``dump_ahead``: the schemas then load beside the dump, which takes longer than the
+        engine and the validation, while the parse is the first thing everything waits for."""
+        if not self.enabled or self.dump_ahead:
+            return None
+        return lambda: core_validator(self.kubernetes_version)
 
 
 def render_selected(
