@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -289,16 +290,29 @@ class BuildOptions:
 def build(
     component: str, version: str, fetched: list[FetchedAsset], root: Path, options: BuildOptions | None = None
 ) -> Built:
-    """Pre-build ``version`` into ``root/<version>`` unless an up-to-date build is there."""
-    force, while_waiting = (options or BuildOptions()).force, (options or BuildOptions()).while_waiting
+    """Pre-build ``version`` into ``root/<version>`` unless an up-to-date build is there.
+
+    The objects (millions of them: v0.20.0's CRD schemas) live as long as the render and hold
+    no cycles, so they are made with the cyclic collector paused and then frozen: otherwise
+    each later collection of the older generations scanned them all again (0.3 s of a cold
+    v0.20.0 render, 0.07 s of a warm one). Reference counting still frees them."""
+    with yamlio.gc_paused():
+        built = _build(component, version, fetched, root, options or BuildOptions())
+        gc.freeze()
+    return built
+
+
+def _build(
+    component: str, version: str, fetched: list[FetchedAsset], root: Path, options: BuildOptions
+) -> Built:
     dest = root / version if component == "kserve" else root / component / version
     want = stamp(component, version, fetched)
-    if not force:
+    if not options.force:
         existing = load_built(dest, expect_stamp=want)
         if existing is not None:
             log.debug("pre-built %s %s is up to date (%s)", component, version, dest)
             return existing
-    parsed, notes = normalize(fetched, while_waiting)
+    parsed, notes = normalize(fetched, options.while_waiting)
     return store(dest, parsed, build_meta(component, version, want, fetched, {}, notes=notes))
 
 
