@@ -91,6 +91,11 @@ class RenderSink:
         if both and Path(str(self.output_dir)).resolve() == Path(str(self.emit_dir)).resolve():
             raise UsageError("-o and --emit-kustomization must name different directories")
 
+    @property
+    def writes_yaml(self) -> bool:
+        """Whether :meth:`write` dumps objects as YAML (stdout YAML or a GitOps tree)."""
+        return self.output_format == "yaml" or self.output_dir is not None
+
     def write(self, rendered: Rendered) -> None:
         phases = {p: without_secrets(objs, self.include_secrets) for p, objs in rendered.phases.items()}
         if self.emit_dir is not None:

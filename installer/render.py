@@ -11,6 +11,7 @@ objects::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from installer.overlays import render_overlay
 from installer.parameters import Parameters
 from installer.phases import PHASES, apply_order
 from installer.sources import FetchSettings
+from installer.textahead import dumping_ahead
 from installer.validate import KUBERNETES_VERSION, core_validator, validate_objects
 from installer.yamltext import DumpCache, TextIndex
 
@@ -55,26 +57,40 @@ class Rendered:
 
     def text_index(self) -> TextIndex:
         """Original texts of pre-built values, for the YAML writer."""
-        index = TextIndex(DumpCache(locations.cache_dir() / "yaml-text"))
-        for c in self.parts:
-            c.text_index(self.builds[c.name], index)
-        return index
+        return text_index(self.parts, self.builds)
 
     def source_files(self) -> dict[str, Path]:
         """Tree files that exist on disk as pre-built (copied when the tree is written out)."""
         return {k: v for c in self.parts for k, v in c.source_files(self.builds[c.name]).items()}
 
 
+def text_index(parts: tuple[Component, ...], builds: dict[str, Any]) -> TextIndex:
+    """Original texts of the pre-built values of ``parts``, and the cache of dumped ones."""
+    index = TextIndex(DumpCache(locations.cache_dir() / "yaml-text"))
+    for c in parts:
+        c.text_index(builds[c.name], index)
+    return index
+
+
 @dataclass(frozen=True)
 class Validation:
-    """Validate the output against the schemas of this Kubernetes version (``enabled=False``: not)."""
+    """Validate the output against the schemas of this Kubernetes version (``enabled=False``: not).
+
+    ``dump_ahead``: the caller will write the objects as YAML. While the engine runs and the
+    objects are validated, a second process dumps what the writer will need (:mod:`.textahead`);
+    without the validation there is too little to overlap with to be worth a process."""
 
     kubernetes_version: str = KUBERNETES_VERSION
     enabled: bool = True
+    dump_ahead: bool = False
 
     def warm_up(self) -> Callable[[], object] | None:
-        """Loading the core schemas: work to do while the pre-build waits for its parser."""
-        return (lambda: core_validator(self.kubernetes_version)) if self.enabled else None
+        """Loading the core schemas: work to do while the pre-build waits for its parser. Not
+        with ``dump_ahead``: the schemas then load beside the dump, which takes longer than the
+        engine and the validation, while the parse is the first thing everything waits for."""
+        if not self.enabled or self.dump_ahead:
+            return None
+        return lambda: core_validator(self.kubernetes_version)
 
 
 def render_selected(
@@ -87,6 +103,19 @@ def render_selected(
     """Build ``parts`` with the mode's overlay, configure, order by phase and validate."""
     fetched = {c.name: c.fetch(params, build) for c in parts}
     builds = {c.name: c.prebuild(params, fetched[c.name], build) for c in parts}
+    ahead = validation.dump_ahead and validation.enabled
+    with dumping_ahead(text_index(parts, builds)) if ahead else contextlib.nullcontext():
+        return _evaluate(params, parts, credentials, builds, validation)
+
+
+def _evaluate(
+    params: Parameters,
+    parts: tuple[Component, ...],
+    credentials: Credentials,
+    builds: dict[str, Any],
+    validation: Validation,
+) -> Rendered:
+    """The pre-built ``builds`` through the overlay and the root layer, by phase, validated."""
     tree = FileTree({k: v for c in parts for k, v in c.tree(params, builds[c.name]).items()})
     overlay = render_overlay(params, components.mode_of(params).overlay)
     tree.files.update({f"overlay/{k}": v for k, v in overlay.files.items()})

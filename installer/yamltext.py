@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,8 +30,39 @@ from installer import jsonio, yamlio
 REUSE_MIN_CHARS = 256  # smaller blocks are cheaper to dump again than to carry
 
 
+# Line breaks str.splitlines() knows besides "\n". Text without them is split with regular
+# expressions that look only at "\n" (C speed: v0.20.0's 9 MB are scanned line by line in
+# Python three times, ~0.2 s); text with them goes line by line, the reference behaviour.
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# A ``---`` line (trailing whitespace allowed, as ``line.rstrip() == "---"``): at the start of
+# the text, or after a "\n" (the newline ending it is left for the next match to start with).
+_FIRST_SEPARATOR = re.compile(r"---[^\S\n]*(?=\n|\Z)")
+_SEPARATOR = re.compile(r"\n---[^\S\n]*(?=\n|\Z)")
+
+
+def _only_newlines(text: str) -> bool:
+    return not any(c in text for c in _OTHER_BREAKS)
+
+
 def split_documents(text: str) -> list[str]:
     """Documents of a stream, split at ``---`` lines (empty documents kept)."""
+    if not _only_newlines(text):
+        return _split_lines(text)
+    docs: list[str] = []
+    begin = 0
+    first = _FIRST_SEPARATOR.match(text)
+    if first:
+        docs.append("")
+        begin = first.end() + 1
+    for m in _SEPARATOR.finditer(text):
+        docs.append(text[begin : m.start() + 1])
+        begin = m.end() + 1
+    docs.append(text[begin:])
+    return docs
+
+
+def _split_lines(text: str) -> list[str]:
+    """:func:`split_documents` line by line (any line break str.splitlines() knows)."""
     docs: list[list[str]] = [[]]
     for line in text.splitlines(keepends=True):
         if line.rstrip() == "---":
@@ -38,6 +70,38 @@ def split_documents(text: str) -> list[str]:
         else:
             docs[-1].append(line)
     return ["".join(d) for d in docs]
+
+
+# A line that may start a mapping entry at column 0 or 2 (see _blocks: it must also hold a ":").
+_ENTRY = {n: re.compile(" " * n + r"[^ #\-\n][^\n]*") for n in (0, 2)}
+_NEXT_ENTRY = {n: re.compile(r"\n" + " " * n + r"[^ #\-\n][^\n]*") for n in (0, 2)}
+
+
+def _text_blocks(text: str, indent: int) -> list[tuple[str, str]]:
+    """``list(_blocks(text.splitlines(keepends=True), indent))``, found with regular expressions
+    when "\n" is the only line break (``indent`` 0 or 2)."""
+    if indent not in _ENTRY or not _only_newlines(text):
+        return list(_blocks(text.splitlines(keepends=True), indent))
+    entries = [(0, m.group())] if (m := _ENTRY[indent].match(text)) else []
+    entries += [(m.start() + 1, m.group()[1:]) for m in _NEXT_ENTRY[indent].finditer(text)]
+    out: list[tuple[str, str]] = []
+    key, begin = "", 0
+    for start, line in entries:
+        if ":" not in line:
+            continue
+        if key:  # as _blocks: an entry without a key runs on into the next one
+            out.append((key, text[begin:start]))
+            begin = start
+        key = line[indent:].split(":", 1)[0].strip().strip("'\"")
+    if key and begin < len(text):
+        out.append((key, text[begin:]))
+    return out
+
+
+def _after_first_line(text: str) -> str:
+    if _only_newlines(text):
+        return text.partition("\n")[2]
+    return "".join(text.splitlines(keepends=True)[1:])
 
 
 def _blocks(lines: list[str], indent: int) -> Iterator[tuple[str, str]]:
@@ -69,12 +133,11 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
     Falls back to one parse of the whole document (no reusable texts) whenever the block split
     does not give a clean mapping: anything unusual is parsed as YAML, never guessed.
     """
-    lines = text.splitlines(keepends=True)
     obj: dict[str, Any] = {}
     texts: dict[str, str] = {}
     spec_texts: dict[str, str] = {}
     try:
-        for key, block in _blocks(lines, 0):
+        for key, block in _text_blocks(text, 0):
             value = yamlio.load(block)
             if not isinstance(value, dict) or list(value) != [key] or key in obj:
                 raise ValueError(key)
@@ -82,9 +145,9 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
             if len(block) >= REUSE_MIN_CHARS:
                 texts[key] = block
             if key == "spec" and isinstance(obj[key], dict):
-                body = block.splitlines(keepends=True)[1:]
+                body = _after_first_line(block)
                 spec: dict[str, Any] = {}
-                for child, child_text in _blocks(body, 2):
+                for child, child_text in _text_blocks(body, 2):
                     if len(child_text) >= REUSE_MIN_CHARS:
                         spec_texts[child] = child_text
                     spec[child] = None
@@ -106,7 +169,7 @@ def parse_head(text: str) -> dict[str, Any] | None:
     head: dict[str, Any] = {}
     seen: set[str] = set()
     try:
-        for key, block in _blocks(text.splitlines(keepends=True), 0):
+        for key, block in _text_blocks(text, 0):
             if key in seen:
                 return None
             seen.add(key)
@@ -270,10 +333,12 @@ class TextIndex:
     def __init__(self, dumped: DumpCache | None = None) -> None:
         self._top: dict[int, tuple[str, str, Any]] = {}
         self._spec: dict[int, tuple[str, str, Any]] = {}
+        self._sources: list[dict[str, Any]] = []
         self._dumped = dumped
 
     def add(self, obj: dict[str, Any], texts: dict[str, str], spec_texts: dict[str, str]) -> None:
         # The value itself is kept with its id, so the id cannot be reused by another object.
+        self._sources.append(obj)
         for key, text in texts.items():
             self._top[id(obj[key])] = (key, text, obj[key])
         spec = obj.get("spec")
@@ -300,16 +365,37 @@ class TextIndex:
             if not isinstance(p, str) and not dumped.holds(*p)
         ]
 
-    def _parts(self, obj: dict[str, Any]) -> Iterator[str | tuple[str, Any, int]]:
-        """The document in order: original texts, and (key, value, indent) of what is dumped."""
+    def copies_missing(self, copied: Callable[[dict[str, Any]], bool]) -> list[tuple[str, Any, int]]:
+        """What :meth:`missing` would say for a private copy of each object added here that
+        ``copied`` selects: a copy shares no value with the pre-build, so no original text
+        stands in for any of its values. Known before the engine runs (what it will copy)."""
+        dumped = self._dumped
+        if dumped is None:
+            return []
+        return [
+            p
+            for o in self._sources
+            if _cacheable(o) and copied(o)
+            for p in self._parts(o, reuse=False)
+            if not isinstance(p, str) and not dumped.holds(*p)
+        ]
+
+    def fill(self, values: Iterable[tuple[str, Any, int]]) -> None:
+        """Dump ``values`` (from :meth:`missing`) into the cache, for a later :meth:`dump`."""
+        for key, value, indent in values:
+            self._dump(key, value, indent)
+
+    def _parts(self, obj: dict[str, Any], reuse: bool = True) -> Iterator[str | tuple[str, Any, int]]:
+        """The document in order: original texts, and (key, value, indent) of what is dumped
+        (everything, for ``reuse=False``: how a copy of ``obj`` would be written)."""
         for key, value in obj.items():
-            hit = self._top.get(id(value))
+            hit = self._top.get(id(value)) if reuse else None
             if hit is not None and hit[0] == key and hit[2] is value:
                 yield hit[1]
             elif key == "spec" and isinstance(value, dict) and value and self._spec:
                 yield "spec:\n"
                 for child, cvalue in value.items():
-                    chit = self._spec.get(id(cvalue))
+                    chit = self._spec.get(id(cvalue)) if reuse else None
                     if chit is not None and chit[0] == child and chit[2] is cvalue:
                         yield chit[1]
                     else:

@@ -30,8 +30,9 @@ from installer.objects import ObjectKey
 from installer.operations import RenderSink
 from installer.params import ParameterOptions
 from installer.phases import PHASES
-from installer.render import Rendered, render
+from installer.render import Rendered, Validation, render
 from installer.sinks.gitops import with_sync_wave
+from installer.sinks.render import to_yaml
 from installer.sources import FetchSettings
 from tests.conftest import LOCKED_VERSIONS, full_parameters
 from tests.test_yaml_io import exactly
@@ -112,3 +113,23 @@ def test_every_sink_parses_back_to_the_render(
     with no_collector():
         rebuilt = kustomize.build(FileTree.from_directory(emitted), ".")
     same_by_identity(objs, rebuilt, "--emit-kustomization")
+
+
+def test_text_dumped_ahead_is_the_text_dumped_after(
+    lock: Lock, upstream: Path, session_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``dump_ahead`` a second process fills the dump cache, before the engine runs, with
+    what the writer will dump (predicted from the pre-built objects); the YAML written from that
+    cache is the YAML dumped without it."""
+    version = "v0.20.0"  # its two llmisvc CRDs are copied whole, so dumped whole
+    p = params.resolve(lock, ParameterOptions(version=version))
+    settings = FetchSettings(mirror=str(upstream))
+    before = render(p, lock, settings)
+    plain = to_yaml(before.objects, before.text_index())
+    monkeypatch.setenv("INSTALLER_CACHE_DIR", str(tmp_path / "cache"))  # an empty dump cache
+    rendered = render(p, lock, settings, Validation(dump_ahead=True))
+    assert list((tmp_path / "cache" / "yaml-text").rglob("*")), "nothing was dumped ahead"
+    copies = [o for o in rendered.objects if kustomize.copied_whole(o)]
+    assert len(copies) == 2
+    assert rendered.text_index().missing(copies) == [], "the prediction missed a value"
+    assert to_yaml(rendered.objects, rendered.text_index()) == plain

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from installer import yamlio
+from installer import yamlio, yamltext
 from installer.yamltext import DumpCache
 from tests.conftest import UPSTREAM
 
@@ -314,3 +316,36 @@ def test_the_dump_cache_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     files = [p for p in tmp_path.glob("??/*") if len(p.name) == 64]
     assert len(files) == 3
     assert cache.text("k", values[-1], 0, lambda: "dumped again\n") == "text 5\n"
+
+
+def line_by_line(text: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """The reference split of ``text``: documents, and each document's blocks at columns 0, 2."""
+    blocks = [list(yamltext._blocks(text.splitlines(keepends=True), n)) for n in (0, 2)]
+    return yamltext._split_lines(text), blocks
+
+
+def regex_split(text: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """The same by the splitters the pre-build uses (regular expressions on "\n"-only text)."""
+    return yamltext.split_documents(text), [yamltext._text_blocks(text, n) for n in (0, 2)]
+
+
+def test_every_mirror_file_splits_as_line_by_line(files: list[tuple[str, bytes]]) -> None:
+    """Documents and blocks found by regular expressions are those found line by line."""
+    for name, data in files:
+        text = data.decode("utf-8", errors="replace")
+        assert regex_split(text)[0] == line_by_line(text)[0], name
+        for doc in yamltext.split_documents(text):
+            assert regex_split(doc) == line_by_line(doc), name
+
+
+PIECES = ["---", "--- ", "-", " ", "  ", "\n", ":", "a", "b: c", "  d:", "#", "'", '"', "\t", "\xa0"]
+BREAKS = ["\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES + PIECES + BREAKS), max_size=16))
+def test_splits_agree_on_any_text(pieces: list[str]) -> None:
+    """Any text, with other line breaks (then the line-by-line code runs) or without."""
+    text = "".join(pieces)
+    assert regex_split(text) == line_by_line(text)
+    assert yamltext._after_first_line(text) == "".join(text.splitlines(keepends=True)[1:])

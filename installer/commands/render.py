@@ -145,7 +145,7 @@ def render_cmd(
         return
     sink.check()
     install = prepare(ctx.lock, params_opts, fetch_opts)
-    sink.write(render_install(install, Validation(sink.kube_version)))
+    sink.write(render_install(install, Validation(sink.kube_version, dump_ahead=sink.writes_yaml)))
 
 
 @click.command("example")

@@ -28,6 +28,15 @@ from __future__ import annotations
 
 from installer.kustomize.builder import build
 from installer.kustomize.cow import deep_copy
+from installer.kustomize.namespaces import copied_whole
 from installer.kustomize.tree import KUSTOMIZATION_FILES, FileTree, FileValue, parse_documents
 
-__all__ = ["KUSTOMIZATION_FILES", "FileTree", "FileValue", "build", "deep_copy", "parse_documents"]
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "FileTree",
+    "FileValue",
+    "build",
+    "copied_whole",
+    "deep_copy",
+    "parse_documents",
+]

@@ -79,12 +79,20 @@ def _fresh_references(draft: Draft) -> Obj:
         draft.own(("webhooks",))
     elif kind in _ROLE_BINDINGS and isinstance(obj.get("subjects"), list):
         draft.own(("subjects",))
-    elif (
-        kind == "CustomResourceDefinition"
-        and _has_service(obj, ("spec", "conversion", "webhook", "clientConfig", "service"))
-    ) or (kind == "APIService" and _has_service(obj, ("spec", "service"))):
+    elif copied_whole(obj):
         return deep_copy(obj)
     return draft.root
+
+
+def copied_whole(obj: Obj) -> bool:
+    """Whether the transformer copies ``obj`` whole (:func:`_fresh_references`): a CRD with a
+    conversion webhook service, an APIService with a service. No value of such an object is
+    the pre-build's any more, so the render dumps all of it (:mod:`installer.textahead`)."""
+    kind = obj.get("kind")
+    return (
+        kind == "CustomResourceDefinition"
+        and _has_service(obj, ("spec", "conversion", "webhook", "clientConfig", "service"))
+    ) or (kind == "APIService" and _has_service(obj, ("spec", "service")))
 
 
 def _has_service(obj: Obj, path: tuple[str, ...]) -> bool:
