@@ -31,15 +31,18 @@ also tested against a real API server in tests/test_cluster.py (named in bracket
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from installer.cluster.client import Ref, status_error
 from installer.errors import ConflictError, NotFoundError, WebhookUnavailableError
 from installer.objects import BUILTIN_GROUPS, Obj, ObjectKey, group_of
 
 Path = tuple[Any, ...]
+_T = TypeVar("_T")
 MAP_LISTS = {("webhooks",): "name"}  # list-map keys, as server-side apply merges them
 IMMUTABLE: dict[tuple[str, str], tuple[Path, ...]] = {
     ("rbac.authorization.k8s.io", "RoleBinding"): (("roleRef",),),
@@ -140,6 +143,18 @@ class _Store(dict[ObjectKey, Obj]):
         return super().__getitem__(ObjectKey(*key))
 
 
+def _serialized(method: Callable[..., _T]) -> Callable[..., _T]:
+    """One call at a time, as the real server's storage is consistent under concurrent requests:
+    deploy applies a phase's objects from several threads."""
+
+    @functools.wraps(method)
+    def locked(self: FakeCluster, *args: Any, **kwargs: Any) -> _T:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class FakeCluster:
     def __init__(
         self,
@@ -150,6 +165,7 @@ class FakeCluster:
         finalize_after: int = 0,
         conversion_failures: int = 0,
     ) -> None:
+        self.lock = threading.RLock()
         self.cert_manager = cert_manager
         # As cert-manager's controller: a Certificate's Secret appears after this many reads of it
         # (None: nothing issues certificates).
@@ -267,6 +283,7 @@ class FakeCluster:
                 controller(self.objects[key])
 
     # -- the Cluster interface
+    @_serialized
     def get(self, ref: Ref) -> Obj | None:
         self.calls.append(("get", str(ref)))
         key = self._key(ref)
@@ -360,6 +377,7 @@ class FakeCluster:
                     }
                     raise status_error(422, _status(422, "Invalid", message, [cause]), what)
 
+    @_serialized
     def apply(
         self, obj: Obj, *, force: bool = False, dry_run: bool = False, manager: str = "kserve-installer"
     ) -> Obj:
@@ -429,6 +447,7 @@ class FakeCluster:
             if secret not in self.objects:
                 self.unissued[secret] = self.issue_after
 
+    @_serialized
     def update(self, obj: Obj) -> Obj:
         ref = Ref.of(obj)
         self.calls.append(("update", str(ref)))
@@ -441,6 +460,7 @@ class FakeCluster:
         self.stored_at.pop(key, None)
         return self._store(key, before, current, self.owners.get(key, {}), False)
 
+    @_serialized
     def patch_status(self, ref: Ref, status: Obj) -> Obj:
         self.calls.append(("patch-status", str(ref)))
         key = self._key(ref)
@@ -453,6 +473,7 @@ class FakeCluster:
         obj.setdefault("status", {}).update(copy.deepcopy(status))
         return copy.deepcopy(obj)
 
+    @_serialized
     def delete_dry_run(self, ref: Ref) -> bool:
         """DELETE with dryRun=All: answered as a delete would be, nothing deleted."""
         self.calls.append(("dry-run-delete", str(ref)))
@@ -462,6 +483,7 @@ class FakeCluster:
         self._convert(key, None)
         return True
 
+    @_serialized
     def delete(self, ref: Ref) -> bool:
         self.calls.append(("delete", str(ref)))
         key = self._key(ref)
@@ -475,6 +497,7 @@ class FakeCluster:
         self._finalize(key)
         return True
 
+    @_serialized
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         self.calls.append(("list", kind))
         if not self._known(api_version, kind):
@@ -500,6 +523,7 @@ class FakeCluster:
             if (o["metadata"].get("labels") or {}).get(key) == value:
                 yield o
 
+    @_serialized
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str
     ) -> dict[tuple[str, str], str]:

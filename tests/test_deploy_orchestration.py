@@ -116,6 +116,38 @@ def test_crds_are_polled_when_the_watch_breaks(phases: dict[str, list[Obj]]) -> 
     assert inv is not None and all(inv.versions.get(Ref.of(o).key) for o in phases["crds"])
 
 
+class _TimesOut(FakeCluster):
+    """Answers 504 (the API server's own request deadline) to the first ``times`` applies of the
+    InferenceService CRD, as a busy kube-apiserver does with KServe's large CRDs."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+
+    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False, manager: str = "") -> Obj:
+        if obj["metadata"]["name"] == "inferenceservices.serving.kserve.io" and self.times > 0:
+            self.times -= 1
+            raise ClusterError(
+                f"apply {Ref.of(obj)}: HTTP 504 Timeout: request did not complete within requested timeout",
+                504,
+                "Timeout",
+            )
+        return super().apply(obj, force=force, dry_run=dry_run, **({"manager": manager} if manager else {}))
+
+
+def test_an_apply_the_server_timed_out_is_sent_again(phases: dict[str, list[Obj]]) -> None:
+    cluster = _TimesOut(times=2)
+    changes = deploy(cluster, phases, NS, opts())
+    assert cluster.times == 0 and changes.changed == sum(len(v) for v in phases.values())
+
+
+def test_an_apply_that_keeps_timing_out_fails_naming_it(phases: dict[str, list[Obj]]) -> None:
+    cluster = _TimesOut(times=3)
+    with pytest.raises(ClusterError, match=r"^apply .*inferenceservices.serving.kserve.io: HTTP 504 Timeout"):
+        deploy(cluster, phases, NS, opts())
+    assert cluster.times == 0, "sent three times: the first and two retries"
+
+
 def test_second_deploy_changes_nothing(phases: dict[str, list[Obj]]) -> None:
     cluster = FakeCluster()
     deploy(cluster, phases, NS, opts())

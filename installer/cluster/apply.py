@@ -37,6 +37,8 @@ from installer.errors import (
 from installer.objects import Obj, ObjectKey, is_labels_only
 
 MAX_RETRY_DELAY = 5.0
+HTTP_GATEWAY_TIMEOUT = 504
+SERVER_TIMEOUT_RETRIES = 2
 LIST_CONCURRENCY = 8  # metadata-only lists of a redeploy in flight at once
 # Marks the stand-in returned for an object left untouched (no GET, no apply).
 UNTOUCHED = "__untouched__"
@@ -175,9 +177,12 @@ class PhaseApply:
         return self.run.cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run)
 
     def _retrying(self, ref: Ref, call: Callable[[], Obj | None]) -> Obj | None:
-        """``call`` again, backing off, while a webhook the server needs does not answer."""
+        """``call`` again, backing off, while a webhook the server needs does not answer, or
+        (a few times) when the server gave up on the request itself (504: a busy server's
+        request deadline; a read and a server-side apply are safe to send again)."""
         opts = self.run.opts
         delay = opts.interval
+        timeouts = 0
         while True:
             try:
                 return call()
@@ -186,8 +191,16 @@ class PhaseApply:
                     raise _AbandonedError(str(ref)) from None
                 if not self.retry_webhooks or opts.clock() >= self.deadline:
                     raise ClusterError(self._gave_up(ref, exc)) from None
-                opts.sleep(min(delay, max(0.0, self.deadline - opts.clock())))
-                delay = min(delay * 2, MAX_RETRY_DELAY)  # back off: the webhook may take minutes
+            except ClusterError as exc:
+                if (
+                    exc.code != HTTP_GATEWAY_TIMEOUT
+                    or timeouts >= SERVER_TIMEOUT_RETRIES
+                    or self.failed.is_set()
+                ):
+                    raise
+                timeouts += 1
+            opts.sleep(min(delay, max(0.0, self.deadline - opts.clock())))
+            delay = min(delay * 2, MAX_RETRY_DELAY)  # back off: the webhook may take minutes
 
     def _gave_up(self, ref: Ref, exc: WebhookUnavailableError) -> str:
         timeout = self.run.opts.timeout
