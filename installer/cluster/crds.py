@@ -248,18 +248,18 @@ def wait_established(
     for the big ones). Polling settles whatever the watch did not (a server that ends the watch
     or no longer has that resourceVersion), within what is left of ``--timeout``.
     """
-    answered = {
-        Ref.of(o).name: got
+    waiting = [
+        (Ref.of(o), got)
         for o, got in zip(objs, live, strict=True)
         if o["kind"] == "CustomResourceDefinition"
         and (got is None or not (got.get(UNTOUCHED) or crd(got).ok))
-    }
-    if not answered:
+    ]
+    if not waiting:
         return
-    run.report.note(f"waiting for {len(answered)} CRDs to be Established")
-    pending = {o["metadata"]["name"]: Ref.of(o) for o in objs if o["metadata"]["name"] in answered}
+    run.report.note(f"waiting for {len(waiting)} CRDs to be Established")
+    pending = {ref.name: ref for ref, _ in waiting}
     started = run.opts.clock()
-    since = _oldest_version(list(answered.values()))
+    since = _oldest_version([got for _, got in waiting])
     if since:
         _watch_established(run, pending, since, versions)
     left = max(1.0, run.opts.timeout - (run.opts.clock() - started))

@@ -41,7 +41,7 @@ from installer.cluster.run import APPLY_CONCURRENCY, ChangeSet, DeployOptions, R
 from installer.cluster.undeploy import UndeployWait, leftovers, undeploy
 from installer.cluster.waits import wait_for, wait_ready
 from installer.errors import ClusterError, WaitTimeoutError
-from installer.objects import Obj, ObjectKey, group_of_api_version, is_labels_only
+from installer.objects import Obj, ObjectKey, crd_scopes, group_of, is_labels_only
 from installer.phases import NEEDS_SERVED_KINDS, PHASES
 
 # The CLI and the hubctl hooks import these from here.
@@ -160,6 +160,7 @@ class _Steps:
     install: _Install
     record: _Record
     crds: tuple[list[Obj], list[Obj | None]] | None = None  # applied, not yet waited for
+    kinds: frozenset[tuple[str, str]] = frozenset()  # (group, kind) of those CRDs
 
     def after(self, phase: str, objs: list[Obj], live: list[Obj | None]) -> None:
         """What the phases after this one need from it."""
@@ -169,6 +170,7 @@ class _Steps:
         if phase == "crds":
             _write_intent(run, self.install)
             self.crds = (objs, live)  # waited for before the first phase that needs them
+            self.kinds = frozenset(crd_scopes(objs))
         elif phase == "certificates":
             wait_for_certificate_secrets(run, objs)
         elif phase == "workloads" and run.opts.wait:
@@ -177,14 +179,7 @@ class _Steps:
     def of_new_kinds(self, objs: list[Obj]) -> bool:
         """Whether one of ``objs`` is of a kind whose CRD is not waited for yet (an object that an
         annotation placed in an earlier phase than its kind's)."""
-        if self.crds is None:
-            return False
-        kinds = {
-            (str(c["spec"].get("group")), str((c["spec"].get("names") or {}).get("kind")))
-            for c in self.crds[0]
-            if c["kind"] == "CustomResourceDefinition"
-        }
-        return any((group_of_api_version(str(o["apiVersion"])), o["kind"]) in kinds for o in objs)
+        return self.crds is not None and any((group_of(o), o["kind"]) in self.kinds for o in objs)
 
     def crds_established(self) -> None:
         """Every CRD this deploy applied Established (once): the next phase needs their kinds."""

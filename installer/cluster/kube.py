@@ -103,6 +103,12 @@ class KubernetesCluster:
 
     def _request(self, what: str, call: Call) -> Any:
         """One request; the parsed body, or the API Status as one of our errors."""
+        response = self._send(what, call)
+        return jsonio.loads(response.data) if response.data else {}
+
+    def _send(self, what: str, call: Call, stream: bool = False) -> Any:
+        """Send ``call``; the response (its body unread when ``stream``), or one of our errors:
+        the API Status, a connection that broke mid-response, or no answer at all."""
         import urllib3
 
         url = self.server + call.path + (f"?{urlencode(call.query)}" if call.query else "")
@@ -113,7 +119,9 @@ class KubernetesCluster:
             headers["Content-Type"] = call.content_type
         timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=call.timeout)
         try:
-            response = self.pool.request(call.method, url, body=data, headers=headers, timeout=timeout)
+            response = self.pool.request(
+                call.method, url, body=data, headers=headers, timeout=timeout, preload_content=not stream
+            )
         except urllib3.exceptions.HTTPError as exc:
             if isinstance(getattr(exc, "reason", exc), urllib3.exceptions.ProtocolError):
                 raise ClusterError(
@@ -121,8 +129,10 @@ class KubernetesCluster:
                 ) from None
             raise UnreachableError(f"{what}: {self.server}: {root_cause(exc)}", root_cause(exc)) from None
         if response.status >= 400:
-            raise status_error(response.status, response.data, what)
-        return jsonio.loads(response.data) if response.data else {}
+            body = response.read() if stream else response.data
+            response.close()
+            raise status_error(response.status, body, what)
+        return response
 
     # ------------------------------------------------------------------ discovery
 
@@ -237,17 +247,10 @@ class KubernetesCluster:
         seconds = max(1, int(timeout))
         query = {"watch": "1", "labelSelector": label_selector, "resourceVersion": since}
         query["timeoutSeconds"] = str(seconds)
-        url = f"{self.server}{res.path()}?{urlencode(query)}"
         what = f"watch {kind}"
-        headers = {**self.endpoint.headers, "Accept": "application/json", "User-Agent": "kserve-installer"}
-        wait = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=seconds + CONNECT_TIMEOUT)
+        call = Call("GET", res.path(), query, timeout=seconds + CONNECT_TIMEOUT)
+        response = self._send(what, call, stream=True)
         try:
-            response = self.pool.request("GET", url, headers=headers, timeout=wait, preload_content=False)
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClusterError(f"{what}: {self.server}: {root_cause(exc)}") from None
-        try:
-            if response.status >= 400:
-                raise status_error(response.status, response.read(), what)
             for line in response:
                 event = jsonio.loads(line) if line.strip() else {}
                 if event.get("type") == "ERROR":  # e.g. 410 Gone: that resourceVersion is too old
