@@ -138,7 +138,7 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
     spec_texts: dict[str, str] = {}
     try:
         for key, block in _text_blocks(text, 0):
-            value = yamlio.load(block)
+            value = yamlio.load_manifest(block)
             if not isinstance(value, dict) or list(value) != [key] or key in obj:
                 raise ValueError(key)
             obj[key] = value[key]
@@ -154,10 +154,10 @@ def parse_document(text: str) -> tuple[Any, dict[str, str], dict[str, str]]:
                 if list(spec) != list(obj[key]):
                     spec_texts = {}
     except Exception:
-        whole = yamlio.load(text)
+        whole = yamlio.load_manifest(text)
         return whole, {}, {}
     if not obj:
-        return yamlio.load(text), {}, {}
+        return yamlio.load_manifest(text), {}, {}
     return obj, texts, spec_texts
 
 
@@ -174,7 +174,7 @@ def parse_head(text: str) -> dict[str, Any] | None:
                 return None
             seen.add(key)
             if key != "spec":
-                value = yamlio.load(block)
+                value = yamlio.load_manifest(block)
                 if not isinstance(value, dict) or list(value) != [key]:
                     return None
                 head[key] = value[key]

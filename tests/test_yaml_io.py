@@ -36,10 +36,10 @@ def exactly(a: Any, b: Any, path: str = "") -> str | None:
     if type(a) is not type(b):
         return f"{path}: {type(a).__name__} {a!r:.80} != {type(b).__name__} {b!r:.80}"
     if isinstance(a, dict):
-        if list(a) != list(b):
+        if [(type(k), repr(k)) for k in a] != [(type(k), repr(k)) for k in b]:  # repr: NaN keys
             return f"{path}: keys {list(a)[:8]} != {list(b)[:8]}"
-        for key in a:
-            found = exactly(a[key], b[key], f"{path}.{key}")
+        for (key, x), y in zip(a.items(), b.values(), strict=True):
+            found = exactly(x, y, f"{path}.{key}")
             if found:
                 return found
         return None
@@ -128,50 +128,60 @@ def test_every_mirror_object_dumps_to_libyamls_bytes(files: list[tuple[str, byte
 
 # Scalars YAML 1.1 (PyYAML) and 1.2 parsers read differently, tags, aliases, merge keys, keys
 # that are not strings, and errors: each must come out as PyYAML has it.
+SCALARS = (
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Yes",
+    "NO",
+    "On",
+    "true",
+    "True",
+    "FALSE",
+    "null",
+    "Null",
+    "~",
+    "",
+    "0777",
+    "0o17",
+    "0x1F",
+    "0b101",
+    "1_000",
+    "190:20:30",
+    "1.5",
+    "1e3",
+    "1.0e+3",
+    ".5",
+    "+1",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "1.2.3",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "'2001-12-14'",
+    '"yes"',
+    "-0",
+    "00",
+    "685.230_15e+03",
+    "1.0e3",
+    "+.5",
+    "-0x1F",
+    "08",
+    "OFF",
+    "Off",
+    "1:20",
+    "<<",
+    "=",
+    "100Mi",
+    "10.0.0.1",
+    "v0.20.0",
+)
 TRICKY = [
-    *(
-        f"k: {s}\n"
-        for s in (
-            "yes",
-            "no",
-            "on",
-            "off",
-            "y",
-            "n",
-            "Yes",
-            "NO",
-            "On",
-            "true",
-            "True",
-            "FALSE",
-            "null",
-            "Null",
-            "~",
-            "",
-            "0777",
-            "0o17",
-            "0x1F",
-            "0b101",
-            "1_000",
-            "190:20:30",
-            "1.5",
-            "1e3",
-            "1.0e+3",
-            ".5",
-            "+1",
-            ".inf",
-            "-.Inf",
-            ".nan",
-            "1.2.3",
-            "2001-12-14",
-            "2001-12-14t21:59:43.10-05:00",
-            "'2001-12-14'",
-            '"yes"',
-            "-0",
-            "00",
-            "685.230_15e+03",
-        )
-    ),
+    *(f"k: {s}\n" for s in SCALARS),
     "a: &x {b: 1}\nc: *x\nd: [*x, *x]\n",
     "a: 1\na: 2\n",
     "base: &b {a: 1}\nmerged:\n  <<: *b\n  c: 2\n",
@@ -192,14 +202,138 @@ TRICKY = [
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_tricky_documents_load_as_pyyaml_does(text: str) -> None:
-    want = outcome(reference_load_all, text)
-    got = outcome(lambda t: list(yamlio.load_all(t)), text)
-    assert want[0] == got[0]
+    assert_same(outcome(reference_load_all, text), outcome(lambda t: list(yamlio.load_all(t)), text), text)
+
+
+def assert_same(want: tuple[str, Any], got: tuple[str, Any], text: str) -> None:
+    """The same outcome: the same error, or exactly the same objects, aliases included."""
+    assert want[0] == got[0], f"{text[:80]!r}: {want} != {got}"
     if want[0] == "ok":
-        assert exactly(want[1], got[1]) is None, exactly(want[1], got[1])
-        assert shape(want[1]) == shape(got[1])
+        assert exactly(want[1], got[1]) is None, f"{text[:80]!r}: {exactly(want[1], got[1])}"
+        assert shape(want[1]) == shape(got[1]), f"{text[:80]!r}: aliases differ"
     else:
         assert want == got
+
+
+def padded(text: str) -> str:
+    """``text`` long enough for :func:`yamlio.load_manifest` to ask yaml-rs (a comment after it)."""
+    return text + "#" + "x" * yamlio.FAST_MIN_CHARS + "\n"
+
+
+def reference_load(text: str) -> Any:
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def same_as_libyaml(text: str) -> None:
+    """load_manifest gives libyaml's objects, or its error when yaml-rs refuses the text too."""
+    want, got = outcome(reference_load, text), outcome(yamlio.load_manifest, text)
+    if want[0] == "error" and got[0] == "ok":  # what YAML 1.2 allows (a value with no key)
+        assert yamlio.read_alike(text), f"{text[:80]!r}: libyaml refuses it, yet it was read"
+        return
+    assert_same(want, got, text)
+
+
+def test_the_fast_reader_is_installed() -> None:
+    """yaml-rs is a dependency: without it every load is libyaml's (right, but the slower)."""
+    assert yamlio._yaml_rs() is not None
+
+
+POSITIONS = (
+    "k: {}\n",
+    "{}: v\n",
+    "- {}\n",
+    "- - {}\n",
+    "k:\n  {}\n",
+    "k: [a, {}]\n",
+    "k: {{a: {}}}\n",
+    "k: {{{}: a}}\n",
+    "[{}, a]\n",
+    "? {}\n: v\n",
+    "k: {} # comment\n",
+    "k: [\n  {}\n]\n",
+)
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_every_tricky_scalar_in_every_place_loads_as_libyaml_does(position: str) -> None:
+    """Where YAML 1.2 (yaml-rs) and 1.1 (libyaml) part ways, load_manifest gives libyaml's answer,
+    in every place a plain scalar can stand; so must every tricky document."""
+    for scalar in SCALARS:
+        same_as_libyaml(padded(position.format(scalar)))
+    for text in TRICKY:
+        same_as_libyaml(padded(text))
+
+
+def test_what_yaml_rs_refuses_libyaml_decides() -> None:
+    text = padded("a: 1\na: 2\n")  # yaml-rs refuses duplicate keys; PyYAML keeps the last
+    assert yamlio.read_alike(text)
+    assert yamlio.load_manifest(text) == {"a": 2}
+
+
+WORDS = st.sampled_from([s for s in SCALARS if s and s[0] not in "'\"<=?"] + ["a", "b-c", "x y"])
+
+
+def _emit(node: Any, indent: int) -> list[str]:
+    """Block YAML of ``node``: a word, or (kind, items) with kind map, seq, flowseq or flowmap."""
+    if isinstance(node, str):
+        return [node]
+    kind, items = node
+    if kind == "flowseq":
+        return ["[" + ", ".join(items) + "]"]
+    if kind == "flowmap":
+        return ["{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"]
+    lines = []
+    for item in items:
+        key, value = item if kind == "map" else (None, item)
+        head = " " * indent + (f"{key}:" if kind == "map" else "-")
+        inner = _emit(value, indent + 2)
+        if isinstance(value, str) or value[0].startswith("flow"):
+            lines.append(f"{head} {inner[0]}")
+        else:
+            lines += [head, *inner]
+    return lines
+
+
+DOCUMENTS = st.recursive(
+    st.one_of(
+        WORDS,
+        st.lists(WORDS, min_size=1, max_size=3).map(lambda xs: ("flowseq", xs)),
+        st.lists(st.tuples(WORDS, WORDS), min_size=1, max_size=3).map(lambda kv: ("flowmap", kv)),
+    ),
+    lambda kids: st.one_of(
+        st.lists(st.tuples(WORDS, kids), min_size=1, max_size=4).map(lambda kv: ("map", kv)),
+        st.lists(kids, min_size=1, max_size=4).map(lambda xs: ("seq", xs)),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCUMENTS)
+def test_any_document_of_tricky_words_loads_as_libyaml_does(node: Any) -> None:
+    same_as_libyaml(padded("\n".join(_emit(node, 0)) + "\n"))
+
+
+def test_every_mirror_document_loads_through_load_manifest_as_libyaml_does(
+    files: list[tuple[str, bytes]],
+) -> None:
+    """Each document of the mirror, whole and block by block as the pre-build parses it, gives
+    libyaml's objects; and yaml-rs reads nearly all of the bytes (the check for YAML 1.1-only text
+    is not so cautious that it sends everything to libyaml)."""
+    fast = total = 0
+    gc.disable()
+    try:
+        for name, raw in files:
+            for doc in yamltext.split_documents(raw.decode()):
+                total += len(doc)
+                if len(doc) >= yamlio.FAST_MIN_CHARS and yamlio.read_alike(doc):
+                    fast += len(doc)
+                same_as_libyaml(doc)
+                obj, _, _ = yamltext.parse_document(doc)
+                assert exactly(reference_load(doc), obj) is None, name
+    finally:
+        gc.enable()
+    assert fast > 0.9 * total, f"yaml-rs read {fast} of {total} characters"
 
 
 SHARED = {"x": 1}
