@@ -22,8 +22,8 @@ compares both with plain ``CSafeLoader``/``CSafeDumper`` on every upstream YAML 
 An upstream manifest's document (:func:`load_manifest`, what the pre-build parses) is read by
 ``yaml-rs`` (a YAML parser in Rust, ~4x faster than the above on KServe's manifests) when its
 text has nothing that YAML 1.2, which yaml-rs reads, and YAML 1.1, which libyaml and PyYAML
-read, resolve differently (:func:`read_alike`). Such
-text is rare in Kubernetes manifests: plain ``yes``/``no``/``on``/``off``, numbers written in
+read, resolve differently (:func:`read_alike`). Such text is rare in Kubernetes manifests:
+plain ``yes``/``no``/``on``/``off``, numbers written in
 octal, with underscores, exponents or colons, timestamps, merge keys, tags, anchors and aliases
 (libyaml shares an aliased node, yaml-rs copies it), more than one document, or line breaks other
 than ``\n``. The check looks for them only where a plain scalar can start, so false alarms (a
@@ -263,7 +263,7 @@ def read_alike(text: str) -> bool:
         return False
     for candidates in _LINES_TO_CHECK:
         for hit in candidates.finditer(text):
-            at = hit.start() + (hit.group().startswith("\n"))
+            at = hit.start() + hit.group().startswith("\n")  # a document marker's own line
             start = text.rfind("\n", 0, at) + 1
             end = text.find("\n", at)
             if YAML_1_1_LINE.search(text, start, len(text) if end < 0 else end):
