@@ -165,6 +165,12 @@ def main() -> None:
     print(f"  kubectl apply --server-side   {k:6.2f} s (until exit 0: {tries} runs)")
     print(f"  kubectl apply, again          {k2:6.2f} s (the identical redeploy is {r / k2:.2f}x of it)")
     print(f"  installer peak RSS            {max(rss):6.0f} MB")
+    print(f"  runs (s): first {_each(first)}; identical {_each(again)}; kubectl {_each(ref)}")
+
+
+def _each(seconds: list[float]) -> str:
+    """Every run, so that a median can be read against its spread."""
+    return " ".join(f"{s:.2f}" for s in seconds)
 
 
 def _verdict(ratio: float, target: float) -> str:
