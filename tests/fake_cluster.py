@@ -512,16 +512,19 @@ class FakeCluster:
             self._convert(key, api_version.split("/")[-1])
         return [self._as(self.objects[k], api_version) for k in found]
 
-    def watch(
-        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
-    ) -> Iterator[Obj]:
-        """The objects with these labels as they are now, then the watch ends (as a server's does
-        at its timeout): what changes later is for the polls to see, a read at a time."""
-        self.calls.append(("watch", kind))
+    def watch_crds(self, label_selector: str, since: str, timeout: float) -> Iterator[Obj]:
+        """The CRDs with these labels as they are now, then the watch ends (as a server's does
+        at its timeout): what changes later is for the polls to see, a read at a time. Each
+        has what the server's protobuf watch is read for, and nothing else."""
+        self.calls.append(("watch", "CustomResourceDefinition"))
         key, _, value = label_selector.partition("=")
-        for o in self.list(api_version, kind):
+        for o in self.list("apiextensions.k8s.io/v1", "CustomResourceDefinition"):
             if (o["metadata"].get("labels") or {}).get(key) == value:
-                yield o
+                meta = o["metadata"]
+                yield {
+                    "metadata": {"name": meta["name"], "resourceVersion": meta.get("resourceVersion")},
+                    "status": {"conditions": (o.get("status") or {}).get("conditions") or []},
+                }
 
     @_serialized
     def resource_versions(

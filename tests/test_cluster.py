@@ -622,6 +622,44 @@ def _server() -> Any:
     return connect(Path(KUBECONFIG))
 
 
+def test_the_protobuf_crd_watch_reads_what_the_server_sends(ns: str) -> None:
+    """The CRD watch asks for protobuf (installer/cluster/crdwatch.py): what it reads of a CRD
+    the server establishes is what a JSON read of it says, and a resourceVersion the server no
+    longer has is its 410 Status. The same watch carries every deploy's Established wait."""
+    from installer.cluster.client import Ref
+    from installer.errors import ClusterError
+
+    cluster = _server()
+    label = f"installer-test/watch={ns}"
+    crd = _minimal_crd("Watched", f"watched{ns.replace('-', '')}", "watch.installer.test", "Cluster")
+    crd["metadata"] = {**crd["metadata"], "labels": {"installer-test/watch": ns}}  # type: ignore[dict-item]
+    answer = cluster.apply(crd)
+    try:
+        seen = []
+        for state in cluster.watch_crds(label, answer["metadata"]["resourceVersion"], 30):
+            seen.append(state)
+            if any(
+                c["type"] == "Established" and c["status"] == "True" for c in state["status"]["conditions"]
+            ):
+                break
+        live = cluster.get(Ref.of(crd))
+        assert live is not None and seen, "the watch saw the CRD established"
+        assert seen[-1]["metadata"] == {
+            "name": crd["metadata"]["name"],  # type: ignore[index]
+            "resourceVersion": live["metadata"]["resourceVersion"],
+        }
+        wanted = [
+            {k: c[k] for k in ("type", "status", "reason", "message") if k in c}
+            for c in live["status"]["conditions"]
+        ]
+        assert seen[-1]["status"]["conditions"] == wanted
+        with pytest.raises(ClusterError, match="too old resource version") as gone:
+            list(cluster.watch_crds(label, "1", 5))
+        assert gone.value.code == 410
+    finally:
+        cluster.delete(Ref.of(crd))
+
+
 def test_immutable_fields_are_recognized_from_the_api_status() -> None:
     """The Status a real server answers a refused change with: only immutable fields make an
     InvalidError that may be replaced; a plain validation error may not."""

@@ -106,7 +106,7 @@ def test_crds_are_waited_for_after_rbac_and_before_the_controllers(phases: dict[
 
 def test_crds_are_polled_when_the_watch_breaks(phases: dict[str, list[Obj]]) -> None:
     class NoWatch(FakeCluster):
-        def watch(self, *args: object, **kwargs: object) -> Iterator[Obj]:
+        def watch_crds(self, *args: object, **kwargs: object) -> Iterator[Obj]:
             raise ClusterError("watch CustomResourceDefinition: the connection broke")
 
     cluster = NoWatch(establish_after=3)

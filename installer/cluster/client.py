@@ -114,11 +114,10 @@ class Cluster(Protocol):
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         """Objects of a kind (all namespaces when ``namespace`` is empty); [] if the kind is unknown."""
 
-    def watch(
-        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
-    ) -> Iterator[Obj]:
-        """Objects of a kind with these labels as they change after resourceVersion ``since``,
-        until ``timeout`` seconds pass or the server ends the watch."""
+    def watch_crds(self, label_selector: str, since: str, timeout: float) -> Iterator[Obj]:
+        """CRDs with these labels as they change after resourceVersion ``since``, until
+        ``timeout`` seconds pass or the server ends the watch; each as the Established wait
+        reads it: ``metadata.name``, ``metadata.resourceVersion`` and ``status.conditions``."""
 
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str

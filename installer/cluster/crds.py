@@ -289,7 +289,7 @@ def _watch_established(run: Run, pending: dict[str, Ref], since: str, versions: 
     """Take CRDs out of ``pending`` as the watch shows them Established (see wait_established)."""
     selector = f"{INSTANCE}={run.opts.instance}"
     try:
-        for obj in run.cluster.watch(CRD_API, "CustomResourceDefinition", selector, since, run.opts.timeout):
+        for obj in run.cluster.watch_crds(selector, since, run.opts.timeout):
             ref = pending.get(str(obj["metadata"]["name"]))
             if ref is None or not crd(obj).ok:
                 continue  # not one we wait for, or not yet (a refusal is the poll's to report)

@@ -33,10 +33,8 @@ class DryRunCluster:
     ) -> dict[tuple[str, str], str]:
         return self.inner.resource_versions(api_version, kind, label_selector)
 
-    def watch(
-        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
-    ) -> Iterator[Obj]:
-        return self.inner.watch(api_version, kind, label_selector, since, timeout)
+    def watch_crds(self, label_selector: str, since: str, timeout: float) -> Iterator[Obj]:
+        return self.inner.watch_crds(label_selector, since, timeout)
 
     def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
         return self.inner.apply(obj, force=force, dry_run=True)

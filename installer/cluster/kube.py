@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from installer import jsonio
+from installer.cluster import crdwatch
 from installer.cluster.client import FIELD_MANAGER, Ref, status_error
 from installer.cluster.kubeconfig import Endpoint, load
 from installer.errors import ClusterError, NotFoundError, root_cause
@@ -131,6 +132,8 @@ class KubernetesCluster:
         if response.status >= 400:
             body = response.read() if stream else response.data
             response.close()
+            if body.startswith(crdwatch.MAGIC):  # a Status in the protobuf the call asked for
+                body = crdwatch.embedded_status(body)
             raise status_error(response.status, body, what)
         return response
 
@@ -235,29 +238,34 @@ class KubernetesCluster:
             return []
         return [dict(item) for item in got.get("items") or []]
 
-    def watch(
-        self, api_version: str, kind: str, label_selector: str, since: str, timeout: float
-    ) -> Iterator[Obj]:
-        """Objects of a kind with these labels, each time one changes after resourceVersion
-        ``since``, for at most ``timeout`` seconds (the server ends the watch then). Stopping the
-        iteration early closes the connection."""
+    def watch_crds(self, label_selector: str, since: str, timeout: float) -> Iterator[Obj]:
+        """CRDs with these labels, each time one changes after resourceVersion ``since``, for at
+        most ``timeout`` seconds (the server ends the watch then); in protobuf, which the server
+        encodes once for its own controllers and us (:mod:`~installer.cluster.crdwatch`).
+        Stopping the iteration early closes the connection."""
         import urllib3
 
-        res = self.resource(api_version, kind)
         seconds = max(1, int(timeout))
         query = {"watch": "1", "labelSelector": label_selector, "resourceVersion": since}
         query["timeoutSeconds"] = str(seconds)
-        what = f"watch {kind}"
-        call = Call("GET", res.path(), query, timeout=seconds + CONNECT_TIMEOUT)
+        what = "watch CustomResourceDefinition"
+        path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        call = Call("GET", path, query, accept=crdwatch.PROTOBUF_WATCH, timeout=seconds + CONNECT_TIMEOUT)
         response = self._send(what, call, stream=True)
         try:
-            for line in response:
-                event = jsonio.loads(line) if line.strip() else {}
-                if event.get("type") == "ERROR":  # e.g. 410 Gone: that resourceVersion is too old
-                    status = event.get("object") or {}
+            while True:
+                head = _read_exactly(response, 4)
+                if not head:
+                    return  # the server ended the watch
+                frame = _read_exactly(response, int.from_bytes(head, "big"))
+                kind_of_event, kind, body = crdwatch.event(frame)
+                if kind_of_event == "ERROR":  # e.g. 410 Gone: that resourceVersion is too old
+                    status = crdwatch.status(body)
                     raise status_error(int(status.get("code") or 500), status, what)
-                if event.get("type") in ("ADDED", "MODIFIED"):
-                    yield event["object"]
+                if kind_of_event in ("ADDED", "MODIFIED") and kind == "CustomResourceDefinition":
+                    yield crdwatch.crd_state(body)
+        except crdwatch.WireError as exc:
+            raise ClusterError(f"{what}: the server sent an event that cannot be read: {exc}") from None
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(f"{what}: the connection to {self.server} broke: {root_cause(exc)}") from None
         finally:
@@ -277,6 +285,19 @@ class KubernetesCluster:
             meta = item.get("metadata") or {}
             out[(str(meta.get("namespace") or ""), str(meta.get("name")))] = str(meta.get("resourceVersion"))
         return out
+
+
+def _read_exactly(response: Any, size: int) -> bytes:
+    """``size`` bytes of a streamed body; b"" at its end, before any byte of them."""
+    data = b""
+    while len(data) < size:
+        chunk = response.read(size - len(data))
+        if not chunk:
+            if data:
+                raise crdwatch.WireError(f"the stream ended {size - len(data)} bytes into a frame")
+            return b""
+        data += chunk
+    return data
 
 
 def _pool(endpoint: Endpoint) -> Any:
