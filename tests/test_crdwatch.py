@@ -114,6 +114,7 @@ def test_fixed_width_and_unknown_fields_are_skipped() -> None:
         (b"\x80", "varint runs past"),
         (varint(1 << 3 | 3), "wire type 3"),
         (varint(9 << 3 | 1) + b"\x00" * 3, "runs past the end"),
+        (field(1, field(1, b"\xff\xfe")), "not UTF-8"),
     ],
 )
 def test_broken_bytes_are_a_wire_error(data: bytes, words: str) -> None:

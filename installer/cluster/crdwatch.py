@@ -77,7 +77,10 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 def _text(value: int | bytes) -> str:
     if not isinstance(value, bytes):
         raise WireError("a string field holds a number")
-    return value.decode()
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise WireError("a string field is not UTF-8") from None
 
 
 def _message(value: int | bytes) -> bytes:
