@@ -147,7 +147,9 @@ def test_any_name_version_and_conditions_read_back(
 
 
 @contextmanager
-def streaming(body: bytes, sizes: list[int], status: int = 200) -> Iterator[str]:
+def streaming(
+    body: bytes, sizes: list[int], status: int = 200, content_type: str = crdwatch.PROTOBUF_WATCH
+) -> Iterator[str]:
     """A server whose watch answers ``body`` in writes of these sizes (then the rest), flushed
     one by one, then closes the stream; it refuses a watch that is not the protobuf CRD watch."""
 
@@ -161,7 +163,7 @@ def streaming(body: bytes, sizes: list[int], status: int = 200) -> Iterator[str]
                 self._answer(400, b'{"message": "not the protobuf CRD watch"}', "application/json")
                 return
             self.send_response(status)
-            self.send_header("Content-Type", crdwatch.PROTOBUF_WATCH)
+            self.send_header("Content-Type", content_type)
             self.send_header("Connection", "close")
             self.end_headers()
             pos = 0
@@ -209,6 +211,17 @@ def test_a_stream_cut_inside_a_frame_is_a_cluster_error(tmp_path: Path) -> None:
         cluster = connect(fake_apiserver.kubeconfig(url, tmp_path / "kc"))
         with pytest.raises(ClusterError, match="cannot be read: the stream ended 10 bytes into a frame"):
             list(cluster.watch_crds("app=x", "4", 5))
+
+
+def test_a_watch_answered_in_json_is_refused_at_once(tmp_path: Path) -> None:
+    """A proxy that does not pass protobuf on: its first bytes would read as a frame length of
+    ~2 GB and the watch would wait out its whole timeout; it is refused at once (the wait then
+    polls)."""
+    json_event = b'{"type": "ADDED", "object": {"kind": "CustomResourceDefinition"}}\n'
+    with streaming(json_event, [], content_type="application/json;stream=watch") as url:
+        cluster = connect(fake_apiserver.kubeconfig(url, tmp_path / "kc"))
+        with pytest.raises(ClusterError, match="answered application/json;stream=watch, not protobuf"):
+            list(cluster.watch_crds("app=x", "4", 60))
 
 
 def test_an_error_event_and_an_error_answer_carry_the_api_status(tmp_path: Path) -> None:

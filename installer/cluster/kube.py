@@ -253,6 +253,12 @@ class KubernetesCluster:
         call = Call("GET", path, query, accept=crdwatch.PROTOBUF_WATCH, timeout=seconds + CONNECT_TIMEOUT)
         response = self._send(what, call, stream=True)
         try:
+            answered = str(response.headers.get("Content-Type") or "")
+            if not answered.startswith(crdwatch.PROTOBUF_WATCH.split(";")[0]):
+                # A proxy that does not pass protobuf on: its frames would not be ours to read.
+                raise ClusterError(
+                    f"{what}: the server answered {answered or 'no Content-Type'}, not protobuf"
+                )
             while True:
                 head = _read_exactly(response, 4)
                 if not head:
