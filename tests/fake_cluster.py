@@ -175,6 +175,7 @@ class FakeCluster:
         self.owners: dict[ObjectKey, dict[Path, set[str]]] = {}
         self.stored_at: dict[ObjectKey, str] = {}  # custom resources: the version they are stored in
         self.calls: list[tuple[str, str]] = []
+        self.metadata_answers: list[str] = []  # applies answered with metadata only
         self.establish_after = establish_after
         self.pending: dict[str, int] = {}
         self.webhook_failures = webhook_failures
@@ -379,10 +380,27 @@ class FakeCluster:
 
     @_serialized
     def apply(
-        self, obj: Obj, *, force: bool = False, dry_run: bool = False, manager: str = "kserve-installer"
+        self,
+        obj: Obj,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        metadata_only: bool = False,
+        manager: str = "kserve-installer",
     ) -> Obj:
         ref = Ref.of(obj)
         self.calls.append(("dry-run" if dry_run else "apply", str(ref)))
+        answer = self._apply(obj, ref, force, dry_run, manager)
+        if metadata_only:  # as the server answers Accept: ...;as=PartialObjectMetadata
+            self.metadata_answers.append(str(ref))
+            return {
+                "apiVersion": "meta.k8s.io/v1",
+                "kind": "PartialObjectMetadata",
+                "metadata": answer["metadata"],
+            }
+        return answer
+
+    def _apply(self, obj: Obj, ref: Ref, force: bool, dry_run: bool, manager: str) -> Obj:
         self._admit(obj, ref)
         key = self._key(ref)
         before = self.objects.get(key)

@@ -656,6 +656,27 @@ def test_the_protobuf_crd_watch_reads_what_the_server_sends(ns: str) -> None:
         cluster.delete(Ref.of(crd))
 
 
+def test_a_create_answered_with_metadata_only(ns: str) -> None:
+    """What a deploy asks of a create's answer (``metadata_only``): the server answers a
+    PartialObjectMetadata with the resourceVersion the CRD wait starts from, and still stores
+    the whole object; without it, the whole object comes back."""
+    from installer.cluster.client import Ref
+
+    cluster = _server()
+    crd = _minimal_crd("Answered", f"answered{ns.replace('-', '')}", "answer.installer.test", "Cluster")
+    answer = cluster.apply(crd, metadata_only=True)
+    try:
+        assert answer["kind"] == "PartialObjectMetadata" and set(answer) == {"apiVersion", "kind", "metadata"}
+        live = cluster.get(Ref.of(crd))
+        assert live is not None and live["spec"]["names"]["kind"] == "Answered"
+        assert answer["metadata"]["uid"] == live["metadata"]["uid"]
+        assert int(answer["metadata"]["resourceVersion"]) <= int(live["metadata"]["resourceVersion"])
+        full = cluster.apply(crd)
+        assert full["kind"] == "CustomResourceDefinition" and full["spec"]["group"] == "answer.installer.test"
+    finally:
+        cluster.delete(Ref.of(crd))
+
+
 def test_immutable_fields_are_recognized_from_the_api_status() -> None:
     """The Status a real server answers a refused change with: only immutable fields make an
     InvalidError that may be replaced; a plain validation error may not."""

@@ -3,6 +3,7 @@ server (tests/fake_cluster.py). What only a real server decides is tested in tes
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,7 +125,7 @@ class _TimesOut(FakeCluster):
         super().__init__()
         self.times = times
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False, manager: str = "") -> Obj:
+    def apply(self, obj: Obj, *, manager: str = "", **kw: Any) -> Obj:
         if obj["metadata"]["name"] == "inferenceservices.serving.kserve.io" and self.times > 0:
             self.times -= 1
             raise ClusterError(
@@ -132,7 +133,7 @@ class _TimesOut(FakeCluster):
                 504,
                 "Timeout",
             )
-        return super().apply(obj, force=force, dry_run=dry_run, **({"manager": manager} if manager else {}))
+        return super().apply(obj, **kw, **({"manager": manager} if manager else {}))
 
 
 def test_an_apply_the_server_timed_out_is_sent_again(phases: dict[str, list[Obj]]) -> None:
@@ -603,6 +604,29 @@ def test_status_after_a_failed_deploy_says_so_and_counts_what_it_does_not_list(
     assert sum(line.startswith("  missing ") for line in lines) == SHOWN_MISSING
     assert f"  and {missing - SHOWN_MISSING} more missing (-o json lists them all)" in lines
     assert len(report.to_dict()["missing"]) == missing
+
+
+def test_creates_are_answered_with_metadata_only_and_changes_in_full(phases: dict[str, list[Obj]]) -> None:
+    """A create's answer is read for its resourceVersion only: asked for as metadata, it spares
+    the server encoding KServe's 0.8 MB CRDs while it establishes them. A change is answered in
+    full: what it changed is read from it."""
+    cluster = FakeCluster(establish_after=3)
+    deploy(cluster, phases, NS, opts())
+    everything = {str(Ref.of(o)) for p in phases.values() for o in p}
+    assert set(cluster.metadata_answers) == everything
+    assert cluster.pending == {}, "the CRD wait works from metadata-only answers"
+    key = ("", "ConfigMap", NS, "inferenceservice-config")
+    assert read_inventory(cluster, NS) is not None
+    cluster.metadata_answers.clear()
+    changed = copy.deepcopy(phases)
+    configmap = next(
+        o for o in changed["namespaced"] if o["kind"] == "ConfigMap" and o["metadata"]["name"] == key[3]
+    )
+    configmap["data"]["deploy"] = '{"defaultDeploymentMode": "Serverless"}'
+    changes = deploy(cluster, changed, NS, opts())
+    assert changes.configured == [str(Ref.of(configmap))]
+    assert cluster.metadata_answers == []
+    assert "Serverless" in cluster.objects[key]["data"]["deploy"]
 
 
 def test_identical_redeploy_sends_nothing_and_drift_is_repaired(phases: dict[str, list[Obj]]) -> None:

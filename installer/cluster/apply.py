@@ -160,7 +160,7 @@ class PhaseApply:
         if live is not None and same_body and not field_changes(before, comparable(obj)):
             return Outcome("unchanged", ref, live)
         try:
-            result = self._retrying(ref, functools.partial(self._send, obj))
+            result = self._retrying(ref, functools.partial(self._send, obj, live is None))
         except InvalidError as exc:
             return self._replace(obj, live, exc)
         except NotFoundError:
@@ -172,9 +172,13 @@ class PhaseApply:
             return Outcome("replaced" if ref.key in self.run.recreated else "created", ref, result)
         return Outcome("unchanged" if before == comparable(result) else "configured", ref, result)
 
-    def _send(self, obj: Obj) -> Obj:
+    def _send(self, obj: Obj, creates: bool) -> Obj:
+        """The apply; a create is answered with metadata only (its resourceVersion is all that
+        is read of it, and encoding a big CRD is the busy server's CPU)."""
         opts = self.run.opts
-        return self.run.cluster.apply(obj, force=opts.force_conflicts, dry_run=opts.dry_run)
+        return self.run.cluster.apply(
+            obj, force=opts.force_conflicts, dry_run=opts.dry_run, metadata_only=creates and not opts.dry_run
+        )
 
     def _retrying(self, ref: Ref, call: Callable[[], Obj | None]) -> Obj | None:
         """``call`` again, backing off, while a webhook the server needs does not answer, or

@@ -95,8 +95,13 @@ class Cluster(Protocol):
     def get(self, ref: Ref) -> Obj | None:
         """The live object, or None if it does not exist (404, or its kind is unknown)."""
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
-        """Server-side apply with field manager ``kserve-installer``; returns the result."""
+    def apply(
+        self, obj: Obj, *, force: bool = False, dry_run: bool = False, metadata_only: bool = False
+    ) -> Obj:
+        """Server-side apply with field manager ``kserve-installer``; returns the result, or with
+        ``metadata_only`` only its ``metadata`` (a PartialObjectMetadata): what a create needs
+        read back is its resourceVersion, and the whole answer of a 0.8 MB CRD is server CPU (it
+        encodes it) that a busy server establishing CRDs has none of to spare."""
 
     def update(self, obj: Obj) -> Obj:
         """Replace (PUT) an object as read, resourceVersion included: rewrites it in the CRD's

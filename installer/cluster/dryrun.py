@@ -36,8 +36,10 @@ class DryRunCluster:
     def watch_crds(self, label_selector: str, since: str, timeout: float) -> Iterator[Obj]:
         return self.inner.watch_crds(label_selector, since, timeout)
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
-        return self.inner.apply(obj, force=force, dry_run=True)
+    def apply(
+        self, obj: Obj, *, force: bool = False, dry_run: bool = False, metadata_only: bool = False
+    ) -> Obj:
+        return self.inner.apply(obj, force=force, dry_run=True, metadata_only=metadata_only)
 
     def update(self, obj: Obj) -> Obj:
         raise ClusterError(f"update {Ref.of(obj)}: not sent in a dry run")

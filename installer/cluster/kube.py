@@ -14,6 +14,7 @@ are retried as :mod:`installer.cluster.resilient` says. Bodies are parsed with o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 # The API server answers a list with metadata only when asked for this representation.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+# An object's answer with metadata only; plain JSON is the fallback of a server that has no such
+# representation (either way only metadata is read).
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
 MERGE_PATCH = "application/merge-patch+json"
 POOL_SIZE = 32  # the largest --concurrency, plus the main thread's calls
@@ -189,22 +193,25 @@ class KubernetesCluster:
             return None
         return got
 
-    def _write(self, verb: str, obj: Obj, method: str, content_type: str, query: dict[str, str]) -> Obj:
+    def _write(self, verb: str, obj: Obj, call: Call) -> Obj:
+        """``call`` (method, query, content type, accept) sent to ``obj``'s path with ``obj``."""
         ref = Ref.of(obj)
-        res = self.resource(ref.api_version, ref.kind)
-        path = res.path(ref.namespace, ref.name)
-        query = {"fieldManager": FIELD_MANAGER, **query}
-        got: Obj = self._request(f"{verb} {ref}", Call(method, path, query, obj, content_type))
+        path = self.resource(ref.api_version, ref.kind).path(ref.namespace, ref.name)
+        query = {"fieldManager": FIELD_MANAGER, **call.query}
+        got: Obj = self._request(f"{verb} {ref}", dataclasses.replace(call, path=path, query=query, body=obj))
         return got
 
-    def apply(self, obj: Obj, *, force: bool = False, dry_run: bool = False) -> Obj:
+    def apply(
+        self, obj: Obj, *, force: bool = False, dry_run: bool = False, metadata_only: bool = False
+    ) -> Obj:
         query = {"force": "true"} if force else {}
         if dry_run:
             query["dryRun"] = "All"
-        return self._write("apply", obj, "PATCH", APPLY_PATCH, query)
+        accept = METADATA_ONLY if metadata_only else "application/json"
+        return self._write("apply", obj, Call("PATCH", "", query, content_type=APPLY_PATCH, accept=accept))
 
     def update(self, obj: Obj) -> Obj:
-        return self._write("update", obj, "PUT", "application/json", {})
+        return self._write("update", obj, Call("PUT", ""))
 
     def patch_status(self, ref: Ref, status: Obj) -> Obj:
         res = self.resource(ref.api_version, ref.kind)
