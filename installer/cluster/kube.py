@@ -194,12 +194,14 @@ class KubernetesCluster:
         return got
 
     def _write(self, verb: str, obj: Obj, call: Call) -> Obj:
-        """``call`` (method, query, content type, accept) sent to ``obj``'s path with ``obj``."""
-        ref = Ref.of(obj)
-        path = self.resource(ref.api_version, ref.kind).path(ref.namespace, ref.name)
+        """``call`` sent with ``obj`` as its body, as field manager ``kserve-installer``."""
         query = {"fieldManager": FIELD_MANAGER, **call.query}
-        got: Obj = self._request(f"{verb} {ref}", dataclasses.replace(call, path=path, query=query, body=obj))
+        got: Obj = self._request(f"{verb} {Ref.of(obj)}", dataclasses.replace(call, query=query, body=obj))
         return got
+
+    def _path_of(self, obj: Obj) -> str:
+        ref = Ref.of(obj)
+        return self.resource(ref.api_version, ref.kind).path(ref.namespace, ref.name)
 
     def apply(
         self, obj: Obj, *, force: bool = False, dry_run: bool = False, metadata_only: bool = False
@@ -208,10 +210,11 @@ class KubernetesCluster:
         if dry_run:
             query["dryRun"] = "All"
         accept = METADATA_ONLY if metadata_only else "application/json"
-        return self._write("apply", obj, Call("PATCH", "", query, content_type=APPLY_PATCH, accept=accept))
+        call = Call("PATCH", self._path_of(obj), query, content_type=APPLY_PATCH, accept=accept)
+        return self._write("apply", obj, call)
 
     def update(self, obj: Obj) -> Obj:
-        return self._write("update", obj, Call("PUT", ""))
+        return self._write("update", obj, Call("PUT", self._path_of(obj)))
 
     def patch_status(self, ref: Ref, status: Obj) -> Obj:
         res = self.resource(ref.api_version, ref.kind)
