@@ -15,7 +15,7 @@ from installer.components.model_namespaces import names as model_namespace_names
 from installer.errors import BuildError, ValidationError
 from installer.objects import Obj
 from installer.parameters import Parameters
-from installer.validate import _check_custom, _crd_schemas, _custom_validator
+from installer.validate import _crd_schemas, _custom_validator, _raise_first
 
 SKLEARN_IRIS = "gs://kfserving-examples/models/sklearn/1.0/model"
 MESH_ANNOTATIONS = {
@@ -50,6 +50,6 @@ def validate_example(obj: Obj, crds: list[Obj]) -> None:
     if key not in schemas:
         raise BuildError("this KServe version has no InferenceService v1beta1 CRD")
     try:
-        _check_custom(obj, _custom_validator(schemas[key]))
+        _raise_first(obj, _custom_validator(schemas[key]))
     except ValidationError as exc:
         raise ValidationError(f"example: {exc.message}") from None

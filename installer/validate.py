@@ -7,9 +7,10 @@ checked against the ``openAPIV3Schema`` of their CRD in the same render, turned 
 unknown fields refused where the CRD lists properties, since the API server would drop them).
 Kinds with neither (cert-manager's, whose CRDs are not part of KServe) are reported as skipped.
 
-Validation of KServe's 75 objects takes over a second, and a render runs on every deploy; an
-object that passed once passes again, so the digests of objects that passed are kept in the cache
-directory and only new or changed objects are checked.
+The verdict comes from jsonschema-rs and the error message from python-jsonschema
+(:mod:`installer.schemacheck`). Even so, a render runs on every deploy and an object that passed
+once passes again, so the digests of objects that passed are kept in the cache directory and only
+new or changed objects are checked.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from installer import __version__, jsonio, objects
 from installer.errors import UsageError, ValidationError
 from installer.objects import Obj
 from installer.passcache import PassCache
+from installer.schemacheck import Checker, SchemaSet
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +113,13 @@ def validate_objects(
         else:
             pending.append((d, obj))
     core: _CoreValidator | None = None
-    custom: dict[tuple[str, str, str], Any] = {}
+    custom: dict[tuple[str, str, str], Checker] = {}
     for d, obj in pending:
         key = _schema_key(obj)
         if key in crd_schemas:
             if key not in custom:
                 custom[key] = _custom_validator(crd_schemas[key])
-            _check_custom(obj, custom[key])
+            _raise_first(obj, custom[key])
             report.checked += 1
         elif (
             objects.group_of(obj) in objects.BUILTIN_GROUPS
@@ -137,19 +139,24 @@ def validate_objects(
 
 
 @functools.cache
-def supported_kubernetes_versions() -> list[tuple[int, int]]:
-    """(major, minor) of every Kubernetes version kubernetes-validate ships strict schemas for,
-    read from its package directory (importing it costs 0.1 s)."""
+def _strict_schema_dirs() -> dict[tuple[int, int, int], Path]:
+    """kubernetes-validate's strict schema directories by Kubernetes version, read from its
+    package directory: importing it costs 0.13 s (it imports python-jsonschema), and all we
+    use of it is its JSON files."""
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or not spec.submodule_search_locations:
-        return []
+        return {}
     root = Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
-    found = {
-        (int(m.group(1)), int(m.group(2)))
+    return {
+        (int(m.group(1)), int(m.group(2)), int(m.group(3))): p
         for p in (root.iterdir() if root.is_dir() else ())
-        if (m := re.fullmatch(r"v(\d+)\.(\d+)\.\d+-local-strict", p.name))
+        if (m := re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)-local-strict", p.name))
     }
-    return sorted(found)
+
+
+def supported_kubernetes_versions() -> list[tuple[int, int]]:
+    """(major, minor) of every Kubernetes version kubernetes-validate ships strict schemas for."""
+    return sorted({v[:2] for v in _strict_schema_dirs()})
 
 
 def parse_kubernetes_version(text: str) -> str:
@@ -178,58 +185,39 @@ def core_validator(version: str) -> _CoreValidator:
 
 
 class _CoreValidator:
-    """kubernetes-validate's schemas, with the definitions registry built once.
+    """kubernetes-validate's strict schemas of one Kubernetes version (the newest it ships that
+    is not newer), with the shared definitions registered once and one checker per kind.
 
     ``kubernetes_validate.validate`` re-reads its multi-megabyte definitions file and rebuilds the
-    registry for every object (~25 ms each); this keeps one registry and one validator per kind.
+    registry for every object (~25 ms each).
     """
 
     def __init__(self, version: str) -> None:
-        import jsonschema
-        import kubernetes_validate
-        import kubernetes_validate.utils as kv_utils
-        from referencing import Registry, Resource
-
         self.version = version
-        self._jsonschema = jsonschema
-        self._kv_utils = kv_utils
         wanted = tuple(int(x) for x in version.split(".")[:2])
-        versions = [
-            v
-            for v in kubernetes_validate.utils.all_versions()
-            if tuple(int(x) for x in kv_utils.major_minor(v).split(".")) <= wanted
-        ]
-        if not versions:
+        dirs = sorted((v, p) for v, p in _strict_schema_dirs().items() if v[:2] <= wanted)
+        if not dirs:
             raise ValidationError(f"validate: no Kubernetes schemas for {version}")
-        self.schema_dir = f"kubernetes-json-schema/v{versions[-1]}-local-strict"
-        defs = kv_utils.schema_contents(f"{self.schema_dir}/_definitions.json", version)
-        self.registry = Resource.from_contents(defs) @ Registry()
-        self._resource = Resource
-        self.validators: dict[tuple[str, str], Any] = {}
+        self.schema_dir = dirs[-1][1]
+        defs = jsonio.loads((self.schema_dir / "_definitions.json").read_bytes())
+        self.schemas = SchemaSet("2020-12", [defs])
+        self.validators: dict[tuple[str, str], Checker] = {}
 
-    def _validator(self, obj: Obj) -> Any:
+    def _validator(self, obj: Obj) -> Checker:
         key = (str(obj.get("apiVersion")), str(obj.get("kind")))
         if key not in self.validators:
             api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", key[0])
             try:
-                schema = self._kv_utils.schema_contents(
-                    f"{self.schema_dir}/{key[1].lower()}-{api}.json", self.version
-                )
+                schema = jsonio.loads((self.schema_dir / f"{key[1].lower()}-{api}.json").read_bytes())
             except FileNotFoundError:
                 raise ValidationError(
                     f"validate: {objects.describe(obj)}: Kubernetes {self.version} has no {key[0]} {key[1]}"
                 ) from None
-            registry = self._resource.from_contents(schema) @ self.registry
-            self.validators[key] = self._jsonschema.Draft202012Validator(schema, registry=registry)
+            self.validators[key] = self.schemas.checker(schema)
         return self.validators[key]
 
     def check(self, obj: Obj) -> None:
-        errors = sorted(self._validator(obj).iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-        if errors:
-            err = errors[0]
-            raise ValidationError(
-                f"validate: {objects.describe(obj)}: {_location(err.absolute_path)}: {err.message}"
-            )
+        _raise_first(obj, self._validator(obj))
 
 
 def _crd_schemas(objs: list[Obj]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
@@ -282,16 +270,16 @@ def to_json_schema(node: Any, root: bool = True) -> Any:
     return out
 
 
-def _custom_validator(schema: Mapping[str, Any]) -> Any:
-    import jsonschema
-
-    return jsonschema.Draft4Validator(to_json_schema(schema))
+_DRAFT4 = SchemaSet("4")
 
 
-def _check_custom(obj: Obj, validator: Any) -> None:
-    errors = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        err = errors[0]
+def _custom_validator(schema: Mapping[str, Any]) -> Checker:
+    return _DRAFT4.checker(to_json_schema(schema))
+
+
+def _raise_first(obj: Obj, checker: Checker) -> None:
+    err = checker.first_error(obj)
+    if err is not None:
         raise ValidationError(
             f"validate: {objects.describe(obj)}: {_location(err.absolute_path)}: {err.message}"
         )
