@@ -363,6 +363,15 @@ def test_dumps_are_pyyamls_bytes(value: Any) -> None:
     )
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=12), st.sampled_from(SCALARS)), max_size=8))
+def test_any_string_dumps_to_pyyamls_bytes(words: list[str]) -> None:
+    """The dumper answers most tag questions without PyYAML's resolver (:class:`yamlio._Dumper`):
+    any text, as a key, a value and an item, is quoted exactly where PyYAML quotes it."""
+    value = {w: [w, {"k": w, w: None}] for w in words}
+    assert yamlio.dump(value) == reference_dump(value)
+
+
 def test_collector_state_is_restored() -> None:
     assert gc.isenabled()
     yamlio.load("a: 1\n")
