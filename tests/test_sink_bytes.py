@@ -34,6 +34,7 @@ from installer.render import Rendered, Validation, render
 from installer.sinks.gitops import with_sync_wave
 from installer.sinks.render import to_yaml
 from installer.sources import FetchSettings
+from installer.textahead import deal
 from tests.conftest import LOCKED_VERSIONS, full_parameters
 from tests.test_yaml_io import exactly
 
@@ -113,6 +114,14 @@ def test_every_sink_parses_back_to_the_render(
     with no_collector():
         rebuilt = kustomize.build(FileTree.from_directory(emitted), ".")
     same_by_identity(objs, rebuilt, "--emit-kustomization")
+
+
+def test_values_dumped_ahead_are_dealt_by_size() -> None:
+    """One group per core, the largest values first, each to the lighter group; no group empty."""
+    a, b, c, d = (("k", {"x": "y" * n}, 2) for n in (1000, 900, 120, 60))
+    assert deal([d, c, b, a], 2) == [[a, d], [b, c]]
+    assert deal([c, a], 4) == [[a], [c]]
+    assert deal([a, b, c, d], 1) == [[a, b, c, d]]
 
 
 def test_text_dumped_ahead_is_the_text_dumped_after(
