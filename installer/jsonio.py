@@ -37,17 +37,26 @@ def dumps_indented(obj: Any) -> str:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
 
 
-def digest(obj: Any, salt: str = "") -> str:
-    """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests.
+def canonical(obj: Any) -> bytes:
+    """The canonical (sorted-key) JSON form of ``obj``, what :func:`digest` hashes.
 
     Input not yet validated may hold what orjson refuses (integers beyond 64 bits, non-string
     keys): the standard library encodes those.
     """
     try:
-        data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
         try:
-            data = json.dumps(obj, sort_keys=True, default=repr, separators=(",", ":")).encode()
+            return json.dumps(obj, sort_keys=True, default=repr, separators=(",", ":")).encode()
         except (TypeError, ValueError):  # e.g. keys of mixed types cannot be sorted
-            data = repr(obj).encode()
+            return repr(obj).encode()
+
+
+def digest(obj: Any, salt: str = "") -> str:
+    """sha256 of the canonical (sorted-key) JSON form: equal objects, equal digests."""
+    return hashed(canonical(obj), salt)
+
+
+def hashed(data: bytes, salt: str = "") -> str:
+    """sha256 of ``salt`` and a canonical form (:func:`canonical`)."""
     return hashlib.sha256(salt.encode() + data).hexdigest()

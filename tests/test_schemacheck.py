@@ -3,10 +3,10 @@
 The render trusts jsonschema-rs when it says valid and asks python-jsonschema only when it says
 invalid. So jsonschema-rs must never pass what python-jsonschema refuses. These tests compare the
 two verdicts on every object a full render of each locked version writes, in two modes, and on
-broken copies of each: an unknown field added, a value of the wrong type, a string the formats or
-patterns may refuse, at paths drawn (with a fixed seed) from everywhere in the object; likewise
-for a full parameter set against the parameter schema. They also count the broken copies that
-both refuse, so a mutation that breaks nothing cannot make the comparison empty.
+broken copies of each: an unknown field added, a value of the wrong type, a string a pattern may
+refuse, at paths drawn (with a fixed seed) from everywhere in the object. Every schema is
+compared, not only those the render checks fast. They also count the broken copies that both
+refuse, so a mutation that breaks nothing cannot make the comparison empty.
 """
 
 from __future__ import annotations
@@ -138,42 +138,51 @@ def test_rendered_objects_and_broken_copies_get_one_verdict(
     assert verdicts.both_refuse >= 5 * checked, "too few broken copies were refused to compare"
 
 
-def test_parameter_sets_and_broken_copies_get_one_verdict(lock: Lock, session_env: Path) -> None:
-    version = LOCKED_VERSIONS[-1]
-    p = params.resolve(lock, ParameterOptions(set_args=full_parameters(version, "ModelMesh", lock)))
-    doc = p.nested(masked=False)
-    checker = params._checker()
-    verdicts = Verdicts()
-    verdicts.compare(checker, doc, "full parameters")
-    rng = random.Random("parameters")
-    for _ in range(40):
-        for n, broken in enumerate(broken_copies(doc, rng)):
-            verdicts.compare(checker, broken, f"parameters #{n}")
-    for key in ("bucket.endpoint", "kustomize.resources"):
-        section, leaf = key.split(".")
-        for wrong in ("ftp://x", "http://", "no scheme", "https://h/x#sha256=12"):
-            copy = jsonio.loads(jsonio.dumps(doc))
-            copy[section][leaf] = [wrong] if isinstance(copy[section][leaf], list) else wrong
-            verdicts.compare(checker, copy, f"{key}={wrong}")
-    assert verdicts.lenient == [], "jsonschema-rs passed what python-jsonschema refuses"
-    assert verdicts.stricter == []
-    assert verdicts.both_refuse >= 100
-
-
 def test_a_refusal_is_explained_by_python_jsonschema() -> None:
-    schemas = SchemaSet("4")
-    checker = schemas.checker({"type": "object", "properties": {"n": {"type": "integer"}}})
-    assert checker.first_error({"n": 1}) is None
-    err = checker.first_error({"n": "two"})
-    assert err is not None
-    assert (list(err.absolute_path), err.message) == (["n"], "'two' is not of type 'integer'")
+    checker = SchemaSet("4").checker({"type": "object", "properties": {"n": {"type": "integer"}}})
+    for fast in (False, True):
+        assert checker.first_error({"n": 1}, fast) is None
+        err = checker.first_error({"n": "two"}, fast)
+        assert err is not None
+        assert (list(err.absolute_path), err.message) == (["n"], "'two' is not of type 'integer'")
+
+
+class RefusesAll:
+    def is_valid(self, instance: Any) -> bool:
+        return False
 
 
 def test_a_refusal_python_jsonschema_does_not_share_passes() -> None:
-    """Where jsonschema-rs is stricter (here: a format python-jsonschema is not told to check,
-    given to jsonschema-rs as a check that refuses everything), python-jsonschema's answer wins."""
-    strict = SchemaSet("2020-12", formats={"thing": lambda s: False})
-    checker = strict.checker({"type": "string", "format": "thing"})
-    assert not checker.is_valid("x")
-    checker.schemas.formats.clear()  # python-jsonschema is built after this, without the check
-    assert checker.first_error("x") is None
+    """Where jsonschema-rs is stricter (here: a stand-in that refuses everything), python-jsonschema's
+    answer is final; and without ``fast`` jsonschema-rs is not asked (nor compiled) at all."""
+    checker = SchemaSet("2020-12").checker({"type": "string"})
+    checker.__dict__["_compiled"] = RefusesAll()
+    assert checker.first_error("x", fast=True) is None
+    assert checker.first_error(7, fast=True) is not None
+    plain = SchemaSet("2020-12").checker({"type": "string"})
+    assert plain.first_error("x") is None
+    assert "_compiled" not in plain.__dict__
+
+
+def test_a_broken_crd_of_a_large_render_is_found_through_jsonschema_rs(
+    lock: Lock, upstream: Path, session_env: Path
+) -> None:
+    """v0.20.0's CRDs are checked fast (FAST_MIN_BYTES); a broken one is still reported in
+    python-jsonschema's words, naming the object and the field."""
+    from installer.errors import ValidationError
+    from installer.validate import FAST_MIN_BYTES, validate_objects
+
+    p = params.resolve(lock, ParameterOptions(version=LOCKED_VERSIONS[-1]))
+    objs = [
+        jsonio.loads(jsonio.dumps(o)) for o in render(p, lock, FetchSettings(mirror=str(upstream))).objects
+    ]
+    crds = [o for o in objs if o["kind"] == "CustomResourceDefinition"]
+    assert sum(len(jsonio.canonical(o)) for o in crds) >= FAST_MIN_BYTES
+    largest = max(crds, key=lambda o: len(jsonio.canonical(o)))
+    largest["spec"]["scope"] = 7
+    with pytest.raises(
+        ValidationError,
+        match=rf"CustomResourceDefinition/{largest['metadata']['name']}: spec\.scope: 7 is not of type 'string'",
+    ):
+        validate_objects(objs)
+    assert "_compiled" in core_validator(KUBERNETES_VERSION)._validator(largest).__dict__
