@@ -11,7 +11,7 @@ objects::
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +45,7 @@ class Rendered:
     builds: dict[str, Any]
     configured: Configured
     parts: tuple[Component, ...]
+    index: TextIndex | None = None  # the writer's, when prepared during the render
 
     @property
     def objects(self) -> list[Obj]:
@@ -57,7 +58,7 @@ class Rendered:
 
     def text_index(self) -> TextIndex:
         """Original texts of pre-built values, for the YAML writer."""
-        return text_index(self.parts, self.builds)
+        return self.index if self.index is not None else text_index(self.parts, self.builds)
 
     def source_files(self) -> dict[str, Path]:
         """Tree files that exist on disk as pre-built (copied when the tree is written out)."""
@@ -103,9 +104,15 @@ def render_selected(
     """Build ``parts`` with the mode's overlay, configure, order by phase and validate."""
     fetched = {c.name: c.fetch(params, build) for c in parts}
     builds = {c.name: c.prebuild(params, fetched[c.name], build) for c in parts}
-    ahead = validation.dump_ahead and validation.enabled
-    with dumping_ahead(text_index(parts, builds)) if ahead else contextlib.nullcontext():
+    if not (validation.dump_ahead and validation.enabled):
         return _evaluate(params, parts, credentials, builds, validation)
+    index = text_index(parts, builds)
+    with dumping_ahead(index):
+        rendered = _evaluate(params, parts, credentials, builds, validation)
+        # While the dump processes finish: what the writer would work out before reading their
+        # dumps back.
+        index.prepare(rendered.objects)
+    return dataclasses.replace(rendered, index=index)
 
 
 def _evaluate(

@@ -410,6 +410,27 @@ def test_dump_cache_gives_the_dump_and_reads_it_back(tmp_path: Path) -> None:
     assert len(calls) == 3  # a miss: dumped
 
 
+def test_a_prepared_lookup_is_not_worked_out_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prepare`` works out where a value's text is kept; ``text`` then uses that for the very
+    same value (not for an equal one, which is worked out again), and reads the same text."""
+    value = {"items": [{"name": f"n{i}", "n": i} for i in range(2000)]}
+    DumpCache(tmp_path).text("spec", value, 2, lambda: "kept\n")
+    cache = DumpCache(tmp_path)
+    cache.prepare("spec", value, 2)
+    worked_out: list[int] = []
+    real = yamltext._content_digest
+
+    def counted(*args: Any, **kwargs: Any) -> str | None:
+        worked_out.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(yamltext, "_content_digest", counted)
+    assert cache.text("spec", value, 2, lambda: "dumped\n") == "kept\n"
+    assert worked_out == []
+    assert cache.text("spec", json.loads(json.dumps(value)), 2, lambda: "dumped\n") == "kept\n"
+    assert worked_out == [1]
+
+
 def test_dump_cache_refuses_what_json_cannot_tell_apart(tmp_path: Path) -> None:
     big = [f"item-{i}" for i in range(4000)]
     shared = {"a": big, "b": big}  # an alias in YAML, two copies in JSON
