@@ -166,6 +166,8 @@ def one_version(bench: Bench, version: str | None) -> None:
     print(f"  peak RSS      {rss:6.3f}x  {verdict(rss, TARGETS['rss'])}")
     kc = ref.cpu_median
     print(f"  (CPU time of kustomize's: cold {cold.cpu_median / kc:.3f}x, warm {warm.cpu_median / kc:.3f}x)")
+    named = [("cold", cold), ("warm", warm), ("kustomize", ref)]
+    print("  runs (s): " + "; ".join(f"{n} {' '.join(f'{t:.2f}' for t in r.times)}" for n, r in named))
 
 
 def upstream_bytes(version: str, mirror: str) -> int:
