@@ -180,6 +180,9 @@ class FakeCluster:
         self.pending: dict[str, int] = {}
         self.webhook_failures = webhook_failures
         self.conversion_failures = conversion_failures
+        # As a server still validating against a CRD's old schema: this many applies of custom
+        # resources of a kind are refused as invalid (422), kind -> count.
+        self.stale_schema: dict[str, int] = {}
         # As the namespace and garbage collector controllers: a deleted Namespace or CRD stays
         # terminating for this many reads of it.
         self.finalize_after = finalize_after
@@ -313,6 +316,12 @@ class FakeCluster:
             if hook and self.webhook_failures > 0:
                 self.webhook_failures -= 1
                 raise WebhookUnavailableError(f'failed calling webhook "{hook}": connection refused', hook)
+            if self.stale_schema.get(ref.kind, 0) > 0:
+                self.stale_schema[ref.kind] -= 1
+                field = "spec.containers[0].name"
+                message = f'{ref.kind}.{ref.group} "{ref.name}" is invalid: {field}: Invalid value: "x": should match \'^[a-z]+$\''
+                cause = {"reason": "FieldValueInvalid", "message": 'Invalid value: "x"', "field": field}
+                raise status_error(422, _status(422, "Invalid", message, [cause]), f"apply {ref}")
 
     def _merge(self, obj: Obj, key: ObjectKey, manager: str, force: bool) -> tuple[Obj, dict[Path, set[str]]]:
         """Server-side apply's merge: co-ownership of equal values, conflicts, released fields."""

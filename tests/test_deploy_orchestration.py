@@ -20,7 +20,7 @@ from installer.cluster.prerequisites import CERT_MANAGER_CONTROLLER_LABELS
 from installer.cluster.progress import LineProgress
 from installer.cluster.prune import prune_set
 from installer.cluster.undeploy import undeploy
-from installer.errors import ClusterError, ConflictError, UserDataError, WaitTimeoutError
+from installer.errors import ClusterError, ConflictError, InvalidError, UserDataError, WaitTimeoutError
 from installer.lock import Lock
 from installer.objects import Obj
 from installer.params import ParameterOptions
@@ -1165,3 +1165,52 @@ def test_structure_of_the_cluster_side() -> None:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
                 assert length <= 60, f"{path.name}:{node.lineno} {node.name}: {length} lines"
+
+
+def _changed_runtime_crd(phases: dict[str, list[Obj]], crd_too: bool) -> dict[str, list[Obj]]:
+    """``phases`` with every ClusterServingRuntime changed, and its CRD too with ``crd_too``."""
+    out = copy.deepcopy(phases)
+    for o in out["custom-resources"]:
+        if o["kind"] == "ClusterServingRuntime":
+            o["metadata"].setdefault("annotations", {})["example.com/changed"] = "yes"
+    if crd_too:
+        for o in out["crds"]:
+            if o["metadata"]["name"] == "clusterservingruntimes.serving.kserve.io":
+                o["metadata"].setdefault("labels", {})["example.com/changed"] = "yes"
+    return out
+
+
+def test_a_refusal_right_after_the_crd_changed_is_retried(phases: dict[str, list[Obj]]) -> None:
+    """The server takes up a changed CRD's schema a moment after the update (seen in a v0.18.1 to
+    v0.20.0 upgrade): its custom resources refused as invalid meanwhile are applied again."""
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    cluster.stale_schema["ClusterServingRuntime"] = 3
+    lines: list[str] = []
+    changes = deploy(
+        cluster, _changed_runtime_crd(phases, crd_too=True), NS, opts(), LineProgress(lines.append)
+    )
+    assert cluster.stale_schema["ClusterServingRuntime"] == 0
+    assert "CustomResourceDefinition/clusterservingruntimes.serving.kserve.io" in changes.configured
+    assert any("refused as invalid right after its CRD changed" in line for line in lines)
+
+
+def test_a_refusal_when_the_crd_did_not_change_fails_at_once(phases: dict[str, list[Obj]]) -> None:
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    cluster.stale_schema["ClusterServingRuntime"] = 1
+    with pytest.raises(InvalidError, match=r'ClusterServingRuntime.serving.kserve.io "[^"]+" is invalid'):
+        deploy(cluster, _changed_runtime_crd(phases, crd_too=False), NS, opts())
+    assert cluster.stale_schema["ClusterServingRuntime"] == 0, "tried once, not retried"
+
+
+def test_a_refusal_that_outlasts_the_settling_time_is_reported(phases: dict[str, list[Obj]]) -> None:
+    from installer.cluster.apply import SCHEMA_SETTLE_SECONDS
+
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts())
+    cluster.stale_schema["ClusterServingRuntime"] = 10**9
+    with pytest.raises(InvalidError, match=r"is invalid: spec\.containers\[0\]\.name"):
+        deploy(cluster, _changed_runtime_crd(phases, crd_too=True), NS, simulated(timeout=600.0))
+    tries = 10**9 - cluster.stale_schema["ClusterServingRuntime"]
+    assert 2 < tries < SCHEMA_SETTLE_SECONDS, "retried with back-off, then given up well before --timeout"

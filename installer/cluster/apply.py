@@ -8,6 +8,13 @@
   admission webhook that validates them, or the conversion webhook of their CRD. The retries of
   a phase share one deadline (``--timeout`` from the start of the phase: its objects wait for the
   same webhook); once one object fails for good, the others stop instead of running out their own.
+- A custom resource the server refuses as invalid (422) right after this deploy changed its CRD
+  is retried for up to :data:`SCHEMA_SETTLE_SECONDS`: the API server switches to a CRD's new
+  schema asynchronously after the update, with nothing in the CRD's status to wait for, and
+  until then validates against the old one. Seen in an upgrade from v0.18.1 to v0.20.0: v0.20.0
+  dropped a pattern from an llmisvc config's header names, which the server still enforced.
+  The render validated the object against the new schema, so the refusal is the server's lag;
+  a refusal that outlasts the bound (a CEL rule the render cannot check) is reported as it is.
 - An object the server refuses because a field cannot change (422 whose causes all say so: RBAC
   ``roleRef``, a workload's ``selector``, a Service's ``clusterIP``, a Job's template) is replaced:
   deleted, waited for until gone, created. Never a CRD, a Namespace or anything that holds data.
@@ -37,6 +44,8 @@ from installer.errors import (
 from installer.objects import Obj, ObjectKey, is_labels_only
 
 MAX_RETRY_DELAY = 5.0
+# How long a custom resource refused as invalid is retried after its CRD changed (see above).
+SCHEMA_SETTLE_SECONDS = 30.0
 HTTP_GATEWAY_TIMEOUT = 504
 SERVER_TIMEOUT_RETRIES = 2
 LIST_CONCURRENCY = 8  # metadata-only lists of a redeploy in flight at once
@@ -187,9 +196,21 @@ class PhaseApply:
         opts = self.run.opts
         delay = opts.interval
         timeouts = 0
+        settle_until: float | None = None
         while True:
             try:
                 return call()
+            except InvalidError as exc:
+                if exc.immutable_fields or (ref.group, ref.kind) not in self.run.reschemed:
+                    raise
+                if settle_until is None:
+                    settle_until = min(self.deadline, opts.clock() + SCHEMA_SETTLE_SECONDS)
+                    self.run.report.note(
+                        f"{ref} refused as invalid right after its CRD changed: retrying while the "
+                        "server takes up the new schema"
+                    )
+                if self.failed.is_set() or opts.clock() >= settle_until:
+                    raise
             except WebhookUnavailableError as exc:
                 if self.failed.is_set():
                     raise _AbandonedError(str(ref)) from None

@@ -171,6 +171,8 @@ class _Steps:
             _write_intent(run, self.install)
             self.crds = (objs, live)  # waited for before the first phase that needs them
             self.kinds = frozenset(crd_scopes(objs))
+            configured = set(run.changes.configured)
+            run.reschemed |= {k for o in objs if str(Ref.of(o)) in configured for k in crd_scopes([o])}
         elif phase == "certificates":
             wait_for_certificate_secrets(run, objs)
         elif phase == "workloads" and run.opts.wait:

@@ -84,3 +84,5 @@ class Run:
     recreated: set[ObjectKey] = field(default_factory=set)
     # CRDs whose dry run the server would refuse until their storage moves (dry run skips them)
     moving: set[ObjectKey] = field(default_factory=set)
+    # (group, kind) of the CRDs this deploy changed (not created): see apply.SCHEMA_SETTLE_SECONDS
+    reschemed: set[tuple[str, str]] = field(default_factory=set)
