@@ -39,13 +39,13 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _fill(index: TextIndex, values: list[tuple[str, Any, int]]) -> None:
+Value = tuple[str, Any, int]  # (key, value, indent) of a value to dump, as TextIndex gives it
+
+
+def _fill(index: TextIndex, values: list[Value]) -> None:
     # A failure here only costs time (the writer dumps the value itself): never a traceback.
     with contextlib.suppress(Exception):
         index.fill(values)
-
-
-Value = tuple[str, Any, int]
 
 
 def deal(values: list[Value], n: int) -> list[list[Value]]:

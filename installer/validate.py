@@ -67,16 +67,19 @@ class _Deciders:
             if key not in self._schema_digests:
                 self._schema_digests[key] = "crd/" + jsonio.digest(self.crd_schemas[key])
             return self._schema_digests[key]
-        if (
-            objects.group_of(obj) in objects.BUILTIN_GROUPS
-            and objects.group_of(obj) != objects.CERT_MANAGER_GROUP
-        ):
+        if _has_core_schema(obj):
             return self.core
         return "no schema"
 
 
 def _schema_key(obj: Obj) -> tuple[str, str, str]:
     return (objects.group_of(obj), str(obj.get("kind")), str(obj.get("apiVersion", "")).split("/")[-1])
+
+
+def _has_core_schema(obj: Obj) -> bool:
+    """Whether kubernetes-validate's schemas cover ``obj``'s kind (cert-manager's are not)."""
+    group = objects.group_of(obj)
+    return group in objects.BUILTIN_GROUPS and group != objects.CERT_MANAGER_GROUP
 
 
 @functools.cache
@@ -106,7 +109,7 @@ def validate_objects(
     crd_schemas = _crd_schemas(objs)
     deciders = _Deciders(crd_schemas, kubernetes_version)
     pending: list[tuple[str, Obj]] = []
-    to_check: dict[tuple[str, ...], int] = {}  # JSON bytes to check, by schema
+    to_check: dict[tuple[str, str, str], int] = {}  # JSON bytes to check, by schema
     for obj in objs:
         data = jsonio.canonical(obj)
         if obj.get("kind") == "Secret" and (obj.get("data") or obj.get("stringData")):
@@ -117,7 +120,8 @@ def validate_objects(
                 report.cached += 1
                 continue
         pending.append((d, obj))
-        to_check[_schema_key(obj)] = to_check.get(_schema_key(obj), 0) + len(data)
+        key = _schema_key(obj)
+        to_check[key] = to_check.get(key, 0) + len(data)
     core: _CoreValidator | None = None
     custom: dict[tuple[str, str, str], Checker] = {}
     for d, obj in pending:
@@ -128,10 +132,7 @@ def validate_objects(
                 custom[key] = _custom_validator(crd_schemas[key])
             _raise_first(obj, custom[key], fast)
             report.checked += 1
-        elif (
-            objects.group_of(obj) in objects.BUILTIN_GROUPS
-            and objects.group_of(obj) != objects.CERT_MANAGER_GROUP
-        ):
+        elif _has_core_schema(obj):
             core = core or core_validator(kubernetes_version)
             core.check(obj, fast)
             report.checked += 1

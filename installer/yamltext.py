@@ -236,13 +236,16 @@ class DumpCache:
         ``value`` must not change afterwards."""
         self._prepared[(id(value), key, indent)] = (value, self._path(key, value, indent, check=True))
 
+    def _prepared_path(self, key: str, value: Any, indent: int) -> Path | None:
+        """:meth:`_path` of ``value``, as :meth:`prepare` worked it out if it did."""
+        prepared = self._prepared.get((id(value), key, indent))
+        if prepared is not None and prepared[0] is value:
+            return prepared[1]
+        return self._path(key, value, indent, check=True)
+
     def text(self, key: str, value: Any, indent: int, dump: Callable[[], str]) -> str:
         """``dump()``, the text of ``{key: value}`` indented by ``indent``, from disk if known."""
-        known_path = self._prepared.get((id(value), key, indent))
-        if known_path is not None and known_path[0] is value:
-            path = known_path[1]
-        else:
-            path = self._path(key, value, indent, check=True)
+        path = self._prepared_path(key, value, indent)
         if path is None:
             return dump()
         known = _read_checked(path)

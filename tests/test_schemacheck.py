@@ -25,7 +25,14 @@ from installer.params import ParameterOptions
 from installer.render import render
 from installer.schemacheck import Checker, SchemaSet
 from installer.sources import FetchSettings
-from installer.validate import KUBERNETES_VERSION, _crd_schemas, _custom_validator, core_validator
+from installer.validate import (
+    KUBERNETES_VERSION,
+    _crd_schemas,
+    _custom_validator,
+    _has_core_schema,
+    _schema_key,
+    core_validator,
+)
 from tests.conftest import LOCKED_VERSIONS, full_parameters
 
 PATHS_PER_OBJECT = 6
@@ -79,13 +86,11 @@ def broken_copies(obj: Any, rng: random.Random) -> Iterator[Any]:
 
 
 def checker_of(obj: Obj, crd_schemas: dict[tuple[str, str, str], Any]) -> Checker | None:
-    key = (objects.group_of(obj), str(obj["kind"]), str(obj["apiVersion"]).split("/")[-1])
+    """The checker validate_objects uses for ``obj``, or None (no schema)."""
+    key = _schema_key(obj)
     if key in crd_schemas:
         return _custom_validator(crd_schemas[key])
-    if (
-        objects.group_of(obj) in objects.BUILTIN_GROUPS
-        and objects.group_of(obj) != objects.CERT_MANAGER_GROUP
-    ):
+    if _has_core_schema(obj):
         return core_validator(KUBERNETES_VERSION)._validator(obj)
     return None
 

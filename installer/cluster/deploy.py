@@ -172,7 +172,7 @@ class _Steps:
             self.crds = (objs, live)  # waited for before the first phase that needs them
             self.kinds = frozenset(crd_scopes(objs))
             configured = set(run.changes.configured)
-            run.reschemed |= {k for o in objs if str(Ref.of(o)) in configured for k in crd_scopes([o])}
+            run.reschemed |= crd_scopes(o for o in objs if str(Ref.of(o)) in configured).keys()
         elif phase == "certificates":
             wait_for_certificate_secrets(run, objs)
         elif phase == "workloads" and run.opts.wait:
