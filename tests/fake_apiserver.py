@@ -130,6 +130,7 @@ class _State:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.requests: list[str] = []
+        self.queries: list[str] = []  # "VERB path?query" of each request
         self.authorizations: list[str] = []  # the Authorization header of each request
         self.applies = 0
         self.throttled: set[str] = set()  # the verbs throttled once (throttle-once)
@@ -186,6 +187,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         st = self.state
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         st.requests.append(f"{self.command} {path}")
+        st.queries.append(f"{self.command} {self.path}")
         st.authorizations.append(str(self.headers.get("Authorization")))
         if st.stopped.is_set():  # gone: a connection kept alive from before gets no answer either
             self.close_connection = True
@@ -241,12 +243,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(mode: str, requests: list[str] | None = None, headers: list[str] | None = None) -> Iterator[str]:
+def serve(
+    mode: str,
+    requests: list[str] | None = None,
+    headers: list[str] | None = None,
+    queries: list[str] | None = None,
+) -> Iterator[str]:
     """Run a server in ``mode`` (see the module's docstring); ``requests`` collects what it was
-    asked, ``headers`` the Authorization header each request came with."""
+    asked, ``headers`` the Authorization header each request came with, ``queries`` each
+    request with its query string."""
     state = _State(mode)
     if requests is not None:
         state.requests = requests
+    if queries is not None:
+        state.queries = queries
     if headers is not None:
         state.authorizations = headers
     handler = type("Handler", (_Handler,), {"state": state})

@@ -104,3 +104,20 @@ def test_discovery_is_asked_of_the_server_each_run_not_read_from_a_shared_file(
     assert requests.count("GET /apis/apps/v1") == 2, requests
     assert "GET /apis" not in requests, "no discovery of groups the run does not use"
     assert not list(tmp_path.glob("osrcp-*.json")), "nothing left in the shared temporary directory"
+
+
+def test_writes_leave_the_field_check_to_the_render(tmp_path: Path) -> None:
+    """Every write asks the server not to check for unknown or duplicate fields
+    (``fieldValidation=Ignore``): the render validated each object against its schema, and the
+    server's default (Warn) parses each body a second time, strictly, for warnings the installer
+    never showed: 8% of the server's CPU in applying v0.20.0's CRDs."""
+    queries: list[str] = []
+    with fake_apiserver.serve("accept", queries=queries) as api:
+        cluster = _connect(api, tmp_path)
+        cluster.apply(CM)  # type: ignore[attr-defined]
+        cluster.apply(CM, metadata_only=True)  # type: ignore[attr-defined]
+        cluster.update({**CM, "metadata": {**CM["metadata"], "resourceVersion": "1"}})  # type: ignore[attr-defined,dict-item]
+    writes = [q for q in queries if q.startswith(("PATCH", "PUT"))]
+    assert len(writes) == 3, queries
+    for write in writes:
+        assert "fieldValidation=Ignore" in write and "fieldManager=kserve-installer" in write, write
