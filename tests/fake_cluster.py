@@ -3,7 +3,8 @@ installer makes, in the ways the orchestration depends on. Each behaviour it sta
 also tested against a real API server in tests/test_cluster.py (named in brackets).
 
 - Custom kinds exist only once their CRD is Established (which takes a few GETs here, as it
-  takes a moment on a real server); applying one earlier is a 404 like discovery gives.
+  takes a moment on a real server; at once with ``establish_after=0``, which the watch then
+  shows); applying one earlier is a 404 like discovery gives.
   [test_crds_are_established_before_their_custom_resources]
 - Server-side apply keeps field ownership per manager: a field set to the same value by two
   managers is co-owned and survives when one of them stops applying it; setting a field another
@@ -288,6 +289,11 @@ class FakeCluster:
 
     # -- the Cluster interface
     @_serialized
+    def serves(self, api_version: str, kind: str) -> bool:
+        self.calls.append(("discover", kind))
+        return self._known(api_version, kind)
+
+    @_serialized
     def get(self, ref: Ref) -> Obj | None:
         self.calls.append(("get", str(ref)))
         key = self._key(ref)
@@ -459,9 +465,11 @@ class FakeCluster:
     def _created(self, key: ObjectKey, before: Obj | None, current: Obj) -> None:
         """Bookkeeping the server does on a write: CRDs established, stored versions, secrets."""
         if key.kind == "CustomResourceDefinition":
-            if before is None:
-                self.pending[key.name] = self.establish_after
             status = current.setdefault("status", {})
+            if before is None and self.establish_after > 0:
+                self.pending[key.name] = self.establish_after
+            elif before is None:  # established at once: the next read or watch event says so
+                status["conditions"] = [{"type": "Established", "status": "True"}]
             stored = list(status.get("storedVersions") or [])
             if _storage(current) not in stored:
                 stored.append(_storage(current))

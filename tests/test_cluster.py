@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from installer.errors import ClusterError
 from tests.conftest import REPO, run_cli
 
 KUBECONFIG = os.environ.get("INSTALLER_TEST_KUBECONFIG", "")
@@ -620,6 +621,42 @@ def _server() -> Any:
     from installer.cluster.kube import connect
 
     return connect(Path(KUBECONFIG))
+
+
+def test_an_apply_without_the_strict_field_check_still_refuses_a_field_the_kind_lacks() -> None:
+    """Writes ask for fieldValidation=Ignore (kube.KubernetesCluster._write): the server must
+    still refuse a field CustomResourceDefinition does not have, as server-side apply does for
+    every built-in kind whatever the directive."""
+    cluster = _server()
+    crd = _minimal_crd("Probe", f"probes{uuid.uuid4().hex[:6]}", "installer.example.com")
+    crd["spec"]["unknownField"] = True  # type: ignore[index]
+    with pytest.raises(ClusterError, match=r"unknownField"):
+        cluster.apply(crd, dry_run=True)
+    del crd["spec"]["unknownField"]  # type: ignore[attr-defined]
+    assert cluster.apply(crd, dry_run=True)["kind"] == "CustomResourceDefinition"
+
+
+def test_a_kind_is_served_once_its_crd_is_in_discovery() -> None:
+    """``serves`` (what the deploy's first read of a new kind waits for) follows discovery: no
+    for a kind without a CRD, yes once its CRD is Established and listed."""
+    from installer.cluster.client import Ref
+
+    cluster = _server()
+    plural = f"served{uuid.uuid4().hex[:6]}"
+    crd = _minimal_crd("Served", plural, "served.installer.test", "Cluster")
+    assert cluster.serves("v1", "ConfigMap")
+    assert not cluster.serves("served.installer.test/v1", "Served")
+    cluster.apply(crd)
+    try:
+        deadline = time.monotonic() + 60
+        while not cluster.serves("served.installer.test/v1", "Served"):
+            assert time.monotonic() < deadline, "the kind never appeared in discovery"
+            time.sleep(0.2)
+        assert cluster.get(Ref("served.installer.test/v1", "Served", "absent")) is None
+    finally:
+        cluster.delete(
+            Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"{plural}.served.installer.test")
+        )
 
 
 def test_the_protobuf_crd_watch_reads_what_the_server_sends(ns: str) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from installer import params
+from installer import jsonio, params
+from installer.cluster.apply import largest_first
 from installer.cluster.client import Ref
 from installer.cluster.deploy import DeployOptions, deploy
 from installer.cluster.diff import diff
@@ -210,7 +212,7 @@ def test_webhook_timeout_is_one_deadline_for_the_phase(phases: dict[str, list[Ob
     waited = now[0] - first_try[0]
     assert 30.0 <= waited < 31.0, f"waited {waited:g}s of simulated time for a 30s timeout"
     tried = {ref for verb, ref in cluster.calls if verb == "apply"} & custom_refs
-    assert tried == {str(Ref.of(custom[0]))}, tried
+    assert tried == {str(Ref.of(custom[largest_first(custom, 1)[0]]))}, tried
 
 
 def _cert_manager(
@@ -1214,3 +1216,86 @@ def test_a_refusal_that_outlasts_the_settling_time_is_reported(phases: dict[str,
         deploy(cluster, _changed_runtime_crd(phases, crd_too=True), NS, simulated(timeout=600.0))
     tries = 10**9 - cluster.stale_schema["ClusterServingRuntime"]
     assert 2 < tries < SCHEMA_SETTLE_SECONDS, "retried with back-off, then given up well before --timeout"
+
+
+def test_objects_in_a_namespace_the_deploy_creates_are_not_read_first(phases: dict[str, list[Obj]]) -> None:
+    """Nothing can be in a namespace that did not exist when the deploy began: its objects are
+    applied without a read first (a round trip each); in a namespace that existed, they are read."""
+    in_ns = {
+        str(Ref.of(o))
+        for p in PHASES
+        for o in phases.get(p) or []
+        if (o["metadata"].get("namespace") == NS and "/" not in str(o["apiVersion"]).replace("apps/", ""))
+    }
+    assert len(in_ns) >= 5
+    cluster = FakeCluster()
+    changes = deploy(cluster, phases, NS, opts())
+    read = {ref for verb, ref in cluster.calls if verb == "get"}
+    assert not in_ns & read, sorted(in_ns & read)
+    assert in_ns <= set(changes.created)
+
+    cluster = FakeCluster()
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    changes = deploy(cluster, phases, NS, opts())
+    read = {ref for verb, ref in cluster.calls if verb == "get"}
+    assert in_ns <= read, sorted(in_ns - read)
+    assert in_ns <= set(changes.created)
+
+
+def test_a_phase_starts_its_largest_objects_first(phases: dict[str, list[Obj]]) -> None:
+    """One at a time, the CRDs go largest first; what the deploy records keeps the render's order."""
+    cluster = FakeCluster()
+    deploy(cluster, phases, NS, opts(concurrency=1))
+    crds = {str(Ref.of(o)): o for o in phases["crds"]}
+    applied = [ref for verb, ref in cluster.calls if verb == "apply" and ref in crds]
+    sizes = [len(jsonio.dumps(crds[ref])) for ref in applied]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1], sizes
+    assert applied != list(crds), "the render's order is not largest first, or this shows nothing"
+    inventory = read_inventory(cluster, NS)
+    assert inventory is not None
+    recorded = [str(r) for r in inventory.refs if str(r) in crds]
+    assert recorded == list(crds)
+
+
+def _first_custom_resource(phases: dict[str, list[Obj]]) -> str:
+    return str(Ref.of(phases["custom-resources"][0]))
+
+
+def test_a_kind_is_read_as_soon_as_its_crd_is_established(phases: dict[str, list[Obj]]) -> None:
+    """The server builds what serves a kind at its first request: the first object of each kind
+    the deploy applies is read once its CRD is Established (in the background), then read and
+    applied by its phase as any other."""
+    first = _first_custom_resource(phases)
+    second = str(Ref.of(phases["custom-resources"][1]))
+    cluster = FakeCluster(establish_after=0)  # the watch sees each CRD Established
+    deploy(cluster, phases, NS, opts())
+    deadline = time.monotonic() + 10
+    while [c for c in cluster.calls if c == ("get", first)].__len__() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cluster.calls.count(("get", first)) == 2, "read early once, and by its phase"
+    assert cluster.calls.count(("get", second)) == 1
+    assert cluster.calls.index(("get", first)) < cluster.calls.index(("get", second))
+
+
+def test_an_early_read_waits_for_discovery_and_gives_up_when_the_deploy_ends() -> None:
+    """A kind is in discovery a moment after its CRD is Established: the early read asks until
+    it is, and stops asking once the deploy is over."""
+    import threading
+
+    from installer.cluster.deploy import _first_read
+    from installer.cluster.run import ChangeSet, Run
+
+    cluster = FakeCluster()
+    run = Run(cluster, opts(interval=0.01), LineProgress(lambda line: None), ChangeSet(), "id")
+    ref = Ref("example.com/v1", "Widget", "w", NS)
+    finished = threading.Event()
+    reader = threading.Thread(target=_first_read, args=(run, ref, finished))
+    reader.start()
+    time.sleep(0.1)
+    assert reader.is_alive() and ("get", str(ref)) not in cluster.calls
+    asked = cluster.calls.count(("discover", "Widget"))
+    assert asked >= 3, "discovery asked again and again"
+    finished.set()
+    reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert ("get", str(ref)) not in cluster.calls

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from installer import jsonio
 from installer.cluster.bodies import comparable, digest, field_changes
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.inventory import Inventory
@@ -124,8 +125,10 @@ class PhaseApply:
     def apply(self, objs: list[Obj]) -> list[Obj | None]:
         """Apply ``objs``; each object as the server holds it now, in order (for one left
         untouched, ``{"metadata": {"resourceVersion": ...}}`` alone)."""
-        with ThreadPoolExecutor(max_workers=max(1, self.run.opts.concurrency)) as pool:
-            futures = [pool.submit(self._one, o) for o in objs]
+        workers = max(1, self.run.opts.concurrency)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            started = {i: pool.submit(self._one, objs[i]) for i in largest_first(objs, workers)}
+        futures = [started[i] for i in range(len(objs))]
         errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:  # the failure that stopped the phase, not the objects abandoned because of it
             raise next((e for e in errors if not isinstance(e, _AbandonedError)), errors[0])
@@ -164,7 +167,7 @@ class PhaseApply:
             # run of the CRD, and the objects of ours it re-creates would need converting.
             action = "replaced" if ref.key in self.run.recreated else "configured"
             return Outcome(action, ref, None)
-        live = self._retrying(ref, functools.partial(self.run.cluster.get, ref))
+        live = self._live(ref)
         before = comparable(live)
         if live is not None and same_body and not field_changes(before, comparable(obj)):
             return Outcome("unchanged", ref, live)
@@ -180,6 +183,14 @@ class PhaseApply:
         if before is None:
             return Outcome("replaced" if ref.key in self.run.recreated else "created", ref, result)
         return Outcome("unchanged" if before == comparable(result) else "configured", ref, result)
+
+    def _live(self, ref: Ref) -> Obj | None:
+        """The object as the server holds it; not asked for in a namespace this deploy creates
+        (nothing can be there yet), which spares a round trip per object where the phases after
+        the CRD wait are a deploy's critical path."""
+        if ref.namespace and ref.namespace in self.run.new_namespaces:
+            return None
+        return self._retrying(ref, functools.partial(self.run.cluster.get, ref))
 
     def _send(self, obj: Obj, creates: bool) -> Obj:
         """The apply; a create is answered with metadata only (its resourceVersion is all that
@@ -262,6 +273,17 @@ class PhaseApply:
         gone = functools.partial(_gone, cluster, ref)
         wait_ready(f"{ref} to be deleted before it is created again", gone, opts.waits)
         return Outcome("replaced", ref, cluster.apply(obj, force=opts.force_conflicts))
+
+
+def largest_first(objs: list[Obj], workers: int) -> list[int]:
+    """The order to start ``objs`` in: the largest bodies first when they cannot all start at
+    once. The server's time for an apply grows with the body, so a phase with a few big CRDs
+    among small ones ends soonest when those start first (v0.20.0's three 0.7 MB CRDs are the
+    8th to 10th of 16 by name); their Established wait then starts sooner too."""
+    if len(objs) <= workers:
+        return list(range(len(objs)))
+    sizes = [len(jsonio.dumps(o)) for o in objs]
+    return sorted(range(len(objs)), key=lambda i: -sizes[i])
 
 
 def _gone(cluster: Cluster, ref: Ref) -> Readiness:

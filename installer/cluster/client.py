@@ -95,6 +95,10 @@ class Cluster(Protocol):
     def get(self, ref: Ref) -> Obj | None:
         """The live object, or None if it does not exist (404, or its kind is unknown)."""
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the server serves this kind now (discovery, asked again when the answer
+        held lacks it: a CRD Established a moment ago is in discovery a moment later)."""
+
     def apply(
         self, obj: Obj, *, force: bool = False, dry_run: bool = False, metadata_only: bool = False
     ) -> Obj:

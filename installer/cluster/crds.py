@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from installer.cluster.apply import UNTOUCHED, FastPath
@@ -237,7 +238,11 @@ def _trim_stored_versions(run: Run, move: StorageMove) -> None:
 
 
 def wait_established(
-    run: Run, objs: list[Obj], live: list[Obj | None], versions: dict[ObjectKey, str]
+    run: Run,
+    objs: list[Obj],
+    live: list[Obj | None],
+    versions: dict[ObjectKey, str],
+    established: Callable[[Obj], None] = lambda crd: None,
 ) -> None:
     """Each CRD just applied, until Established (its kind is served); records the
     resourceVersion it has then, which is what the next deploy will find untouched.
@@ -247,6 +252,7 @@ def wait_established(
     each fetched a CRD of up to 1 MB from a server busy establishing the others (seconds of work
     for the big ones). Polling settles whatever the watch did not (a server that ends the watch
     or no longer has that resourceVersion), within what is left of ``--timeout``.
+    ``established`` is called with each CRD (as applied) the watch sees Established.
     """
     waiting = [
         (Ref.of(o), got)
@@ -261,7 +267,8 @@ def wait_established(
     started = run.opts.clock()
     since = _oldest_version([got for _, got in waiting])
     if since:
-        _watch_established(run, pending, since, versions)
+        applied = {str(o["metadata"]["name"]): o for o in objs}
+        _watch_established(run, pending, since, versions, lambda name: established(applied[name]))
     left = max(1.0, run.opts.timeout - (run.opts.clock() - started))
     clock = dataclasses.replace(run.opts.waits, timeout=left)
     for ref in pending.values():
@@ -285,7 +292,13 @@ def _oldest_version(answers: list[Obj | None]) -> str:
     return min(found, key=int)
 
 
-def _watch_established(run: Run, pending: dict[str, Ref], since: str, versions: dict[ObjectKey, str]) -> None:
+def _watch_established(
+    run: Run,
+    pending: dict[str, Ref],
+    since: str,
+    versions: dict[ObjectKey, str],
+    established: Callable[[str], None],
+) -> None:
     """Take CRDs out of ``pending`` as the watch shows them Established (see wait_established)."""
     selector = f"{INSTANCE}={run.opts.instance}"
     try:
@@ -295,6 +308,7 @@ def _watch_established(run: Run, pending: dict[str, Ref], since: str, versions: 
                 continue  # not one we wait for, or not yet (a refusal is the poll's to report)
             versions[ref.key] = str(obj["metadata"].get("resourceVersion"))
             del pending[ref.name]
+            established(ref.name)
             if not pending:
                 return
     except ClusterError as exc:

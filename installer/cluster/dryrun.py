@@ -28,6 +28,9 @@ class DryRunCluster:
     def list(self, api_version: str, kind: str, namespace: str = "") -> list[Obj]:
         return self.inner.list(api_version, kind, namespace)
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        return self.inner.serves(api_version, kind)
+
     def resource_versions(
         self, api_version: str, kind: str, label_selector: str
     ) -> dict[tuple[str, str], str]:

@@ -185,6 +185,13 @@ class KubernetesCluster:
         except UnreachableError as exc:
             raise ClusterError(f"cannot reach the API server at {self.server}: {exc.cause}") from None
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        try:
+            self.resource(api_version, kind)
+        except NotFoundError:
+            return False
+        return True
+
     def get(self, ref: Ref) -> Obj | None:
         try:
             res = self.resource(ref.api_version, ref.kind)

@@ -86,3 +86,5 @@ class Run:
     moving: set[ObjectKey] = field(default_factory=set)
     # (group, kind) of the CRDs this deploy changed (not created): see apply.SCHEMA_SETTLE_SECONDS
     reschemed: set[tuple[str, str]] = field(default_factory=set)
+    # namespaces that did not exist when this deploy began: nothing in them is read before applying
+    new_namespaces: frozenset[str] = frozenset()
