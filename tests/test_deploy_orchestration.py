@@ -1282,7 +1282,7 @@ def test_an_early_read_waits_for_discovery_and_gives_up_when_the_deploy_ends() -
     it is, and stops asking once the deploy is over."""
     import threading
 
-    from installer.cluster.deploy import _first_read
+    from installer.cluster.deploy import DISCOVERY_POLL, _first_read
     from installer.cluster.run import ChangeSet, Run
 
     cluster = FakeCluster()
@@ -1291,10 +1291,10 @@ def test_an_early_read_waits_for_discovery_and_gives_up_when_the_deploy_ends() -
     finished = threading.Event()
     reader = threading.Thread(target=_first_read, args=(run, ref, finished))
     reader.start()
-    time.sleep(0.1)
+    time.sleep(0.5)
     assert reader.is_alive() and ("get", str(ref)) not in cluster.calls
     asked = cluster.calls.count(("discover", "Widget"))
-    assert asked >= 3, "discovery asked again and again"
+    assert 3 <= asked <= 0.5 / DISCOVERY_POLL + 2, f"discovery asked again and again, paced: {asked}"
     finished.set()
     reader.join(timeout=5)
     assert not reader.is_alive()

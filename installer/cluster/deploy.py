@@ -65,6 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+DISCOVERY_POLL = 0.05  # at least this long between two discovery requests of a first read
+
 
 @dataclass
 class _Record:
@@ -240,7 +242,7 @@ def _first_read(run: Run, ref: Ref, finished: threading.Event) -> None:
     """Read ``ref`` once its kind is in discovery (polled until the deploy ends)."""
     try:
         while not run.cluster.serves(ref.api_version, ref.kind):
-            if finished.wait(run.opts.interval):
+            if finished.wait(max(run.opts.interval, DISCOVERY_POLL)):
                 return  # the deploy ended (or failed) first
         run.cluster.get(ref)
     except ClusterError as exc:
