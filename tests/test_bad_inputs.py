@@ -730,7 +730,8 @@ FAULT_CASES: list[Case] = [
         "the API server stops in the middle of a phase",
         lambda c: ["deploy", "--skip-checks", *_kc(c)],
         1,
-        lambda c: "error: apply ",
+        # the call that met the stop, a read or an apply of one of the CRDs in flight, named
+        lambda c: "CustomResourceDefinition/",
         api="stop-after-3",
         fetches=True,
     ),
