@@ -28,8 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from installer import jsonio
-from installer.cluster.bodies import comparable, digest, field_changes
+from installer.cluster.bodies import Bodies, comparable, field_changes
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.inventory import Inventory
 from installer.cluster.readiness import Readiness
@@ -122,12 +121,15 @@ class PhaseApply:
         self.failed = threading.Event()
         self.unchecked: list[Ref] = []  # dry run: what the server could not check yet
 
-    def apply(self, objs: list[Obj]) -> list[Obj | None]:
+    def apply(self, objs: list[Obj], bodies: Bodies) -> list[Obj | None]:
         """Apply ``objs``; each object as the server holds it now, in order (for one left
         untouched, ``{"metadata": {"resourceVersion": ...}}`` alone)."""
         workers = max(1, self.run.opts.concurrency)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            started = {i: pool.submit(self._one, objs[i]) for i in largest_first(objs, workers)}
+            started = {
+                i: pool.submit(self._one, objs[i], bodies.digests[i])
+                for i in largest_first(bodies.sizes, workers)
+            }
         futures = [started[i] for i in range(len(objs))]
         errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:  # the failure that stopped the phase, not the objects abandoned because of it
@@ -142,23 +144,21 @@ class PhaseApply:
             )
         return [outcome.live for outcome in results]
 
-    def _one(self, obj: Obj) -> Outcome:
+    def _one(self, obj: Obj, digest: str) -> Outcome:
         try:
-            outcome = self._attempt(obj)
+            outcome = self._attempt(obj, digest)
         except BaseException:
             self.failed.set()
             raise
         self.run.report.advance(self.phase)
         return outcome
 
-    def _attempt(self, obj: Obj) -> Outcome:
+    def _attempt(self, obj: Obj, digest: str) -> Outcome:
         ref = Ref.of(obj)
         if self.failed.is_set():
             raise _AbandonedError(str(ref))
         opts = self.run.opts
-        same_body = (
-            self.fast is not None and self.fast.digests.get(ref.key) == digest(obj) and not opts.dry_run
-        )
+        same_body = self.fast is not None and self.fast.digests.get(ref.key) == digest and not opts.dry_run
         if same_body and self.fast is not None and self.fast.untouched(ref.key):
             rv = self.fast.versions[ref.key]
             return Outcome("unchanged", ref, {UNTOUCHED: True, "metadata": {"resourceVersion": rv}})
@@ -275,15 +275,14 @@ class PhaseApply:
         return Outcome("replaced", ref, cluster.apply(obj, force=opts.force_conflicts))
 
 
-def largest_first(objs: list[Obj], workers: int) -> list[int]:
-    """The order to start ``objs`` in: the largest bodies first when they cannot all start at
-    once. The server's time for an apply grows with the body, so a phase with a few big CRDs
-    among small ones ends soonest when those start first (v0.20.0's three 0.7 MB CRDs are the
-    8th to 10th of 16 by name); their Established wait then starts sooner too."""
-    if len(objs) <= workers:
-        return list(range(len(objs)))
-    sizes = [len(jsonio.dumps(o)) for o in objs]
-    return sorted(range(len(objs)), key=lambda i: -sizes[i])
+def largest_first(sizes: list[int], workers: int) -> list[int]:
+    """The order to start objects of these ``sizes`` in: the largest bodies first when they
+    cannot all start at once. The server's time for an apply grows with the body, so a phase
+    with a few big CRDs among small ones ends soonest when those start first (v0.20.0's three
+    0.7 MB CRDs are the 8th to 10th of 16 by name); their Established wait then starts sooner."""
+    if len(sizes) <= workers:
+        return list(range(len(sizes)))
+    return sorted(range(len(sizes)), key=lambda i: -sizes[i])
 
 
 def _gone(cluster: Cluster, ref: Ref) -> Readiness:
@@ -294,5 +293,7 @@ def _gone(cluster: Cluster, ref: Ref) -> Readiness:
     return Readiness.waiting(f"still terminating (finalizers: {finalizers})")
 
 
-def apply_phase(run: Run, phase: str, objs: list[Obj], fast: FastPath | None) -> list[Obj | None]:
-    return PhaseApply(run, phase, fast).apply(objs)
+def apply_phase(
+    run: Run, phase: str, objs: list[Obj], bodies: Bodies, fast: FastPath | None
+) -> list[Obj | None]:
+    return PhaseApply(run, phase, fast).apply(objs, bodies)

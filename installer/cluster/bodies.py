@@ -9,6 +9,7 @@ conversion, so a redeploy neither fights the injector nor reports a change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from installer import jsonio
@@ -94,3 +95,18 @@ def field_changes(live: Any, wanted: Any, path: str = "") -> list[str]:
 def digest(obj: Obj) -> str:
     """The body digest the inventory keeps, to leave an object alone when nothing changed."""
     return jsonio.digest(obj)[:16]
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """The objects of one phase, each encoded once (canonical JSON): its :func:`digest`, which
+    the fast path compares and the inventory records, and its size, which orders the applies.
+    A v0.20.0 phase of CRDs is 2.3 MB of JSON; encoding it three times per deploy was ~30 ms."""
+
+    digests: list[str]
+    sizes: list[int]
+
+    @classmethod
+    def of(cls, objs: list[Obj]) -> Bodies:
+        encoded = [jsonio.canonical(o) for o in objs]
+        return cls([jsonio.hashed(e)[:16] for e in encoded], [len(e) for e in encoded])

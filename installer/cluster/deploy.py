@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from installer.cluster.apply import FastPath, apply_phase
-from installer.cluster.bodies import digest, prepare
+from installer.cluster.bodies import Bodies, prepare
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.crds import check_crd_upgrades, conversion_webhooks, move_storage, wait_established
 from installer.cluster.diff import ObjectDiff, diff
@@ -76,9 +76,9 @@ class _Record:
     digests: dict[ObjectKey, str] = field(default_factory=dict)
     versions: dict[ObjectKey, str] = field(default_factory=dict)
 
-    def add(self, objs: list[Obj], live: list[Obj | None], labelled: list[Ref]) -> None:
+    def add(self, objs: list[Obj], bodies: Bodies, live: list[Obj | None], labelled: list[Ref]) -> None:
         self.applied += [Ref.of(o) for o in objs if Ref.of(o) not in labelled]
-        self.digests.update({Ref.of(o).key: digest(o) for o in objs})
+        self.digests.update({Ref.of(o).key: d for o, d in zip(objs, bodies.digests, strict=True)})
         for o, got in zip(objs, live, strict=True):
             if got:
                 self.versions[Ref.of(o).key] = str(got["metadata"].get("resourceVersion"))
@@ -126,8 +126,9 @@ def deploy(
             if phase in NEEDS_SERVED_KINDS or steps.of_new_kinds(objs):
                 steps.crds_established()
             run.report.start(phase, len(objs))
-            live = apply_phase(run, phase, objs, fast)
-            steps.record.add(objs, live, install.labelled)
+            bodies = Bodies.of(objs)
+            live = apply_phase(run, phase, objs, bodies, fast)
+            steps.record.add(objs, bodies, live, install.labelled)
             steps.after(phase, objs, live)
         steps.finish()
     finally:
