@@ -73,6 +73,14 @@ class FastPath:
     def untouched(self, key: ObjectKey) -> bool:
         return bool(self.versions.get(key)) and self.live.get(key) == self.versions.get(key)
 
+    def settled(self, objs: list[Obj], bodies: Bodies) -> frozenset[ObjectKey]:
+        """The objects (as prepared) the last deploy applied with this very body, untouched since."""
+        return frozenset(
+            Ref.of(o).key
+            for o, digest in zip(objs, bodies.digests, strict=True)
+            if self.untouched(Ref.of(o).key) and self.digests.get(Ref.of(o).key) == digest
+        )
+
 
 def live_versions(cluster: Cluster, objs: list[Obj], instance: str) -> dict[ObjectKey, str]:
     """resourceVersions of our live objects, one PartialObjectMetadataList request per kind."""

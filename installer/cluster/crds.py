@@ -26,8 +26,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from installer.cluster.apply import UNTOUCHED, FastPath
-from installer.cluster.bodies import INSTANCE, digest, prepare
+from installer.cluster.apply import UNTOUCHED
+from installer.cluster.bodies import INSTANCE, prepare
 from installer.cluster.client import Cluster, Ref
 from installer.cluster.inventory import Inventory
 from installer.cluster.readiness import Readiness, crd
@@ -133,22 +133,18 @@ def _named(refs: list[Ref]) -> str:
 
 
 def check_crd_upgrades(
-    run: Run, crds: list[Obj], old: Inventory | None, fast: FastPath | None = None
+    run: Run, crds: list[Obj], old: Inventory | None, settled: frozenset[ObjectKey] = frozenset()
 ) -> list[StorageMove]:
     """kapp's CRD upgrade safety: refuse, before anything is applied, what could lose data;
     return the storage moves this upgrade makes. A CRD the last deploy applied with this very
-    body, untouched since (``fast``), is not read again: nothing about it changes."""
+    body, untouched since (in ``settled``, :meth:`FastPath.settled`), is not read again:
+    nothing about it changes."""
     ours = old.keys if old else set()
     problems: list[str] = []
     moves: list[StorageMove] = []
     force = run.opts.force_crd_upgrade
     for new in (o for o in crds if o.get("kind") == "CustomResourceDefinition"):
-        key = Ref.of(new).key
-        if (
-            fast
-            and fast.untouched(key)
-            and fast.digests.get(key) == digest(prepare(new, run.opts.instance, run.applyset))
-        ):
+        if Ref.of(new).key in settled:
             continue
         live = run.cluster.get(Ref.of(new))
         if live is None:

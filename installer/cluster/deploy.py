@@ -114,11 +114,15 @@ def deploy(
     fast = (
         FastPath.of(cluster, old, install.everything, opts.instance) if old and old.format == FORMAT else None
     )
-    moves = check_crd_upgrades(run, crds, old, fast)
+    prepared = {p: [prepare(o, opts.instance, run.applyset) for o in phases.get(p) or []] for p in PHASES}
+    crd_bodies = Bodies.of(prepared["crds"])  # the upgrade check's digests, and the phase's
+    moves = check_crd_upgrades(
+        run, crds, old, fast.settled(prepared["crds"], crd_bodies) if fast else frozenset()
+    )
     steps = _Steps(run, install, _Record())
     try:
         for phase in PHASES:
-            objs = [prepare(o, opts.instance, run.applyset) for o in phases.get(phase) or []]
+            objs = prepared[phase]
             if not objs:
                 continue
             if phase == "crds":
@@ -126,7 +130,7 @@ def deploy(
             if phase in NEEDS_SERVED_KINDS or steps.of_new_kinds(objs):
                 steps.crds_established()
             run.report.start(phase, len(objs))
-            bodies = Bodies.of(objs)
+            bodies = crd_bodies if phase == "crds" else Bodies.of(objs)
             live = apply_phase(run, phase, objs, bodies, fast)
             steps.record.add(objs, bodies, live, install.labelled)
             steps.after(phase, objs, live)
